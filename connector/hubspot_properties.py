@@ -1,0 +1,58 @@
+"""The contact properties the connector owns in HubSpot, and the values it writes there.
+
+Created by `connector setup` in their own property group. Shapes follow HubSpot's properties API:
+https://developers.hubspot.com/docs/api/crm/properties (name, label, type, fieldType, groupName).
+"""
+
+from __future__ import annotations
+
+GROUP_NAME = "lead_scoring_connector"
+GROUP_LABEL = "Lead scoring (connector)"
+
+# The custom option the connector adds to hs_lead_status. HubSpot's default options are NEW, OPEN,
+# IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED, BAD_TIMING
+# (https://knowledge.hubspot.com/contacts/contacts-user-guide: "Lead status").
+MQL_STATUS = "MQL"
+MQL_OPTION = {"label": "MQL", "value": MQL_STATUS, "displayOrder": 8, "hidden": False}
+
+LEAD_STATUS = "hs_lead_status"
+LIFECYCLE_STAGE = "lifecyclestage"
+
+SCORE = "lsc_score"
+FIT_SCORE = "lsc_fit_score"
+ENGAGEMENT_SCORE = "lsc_engagement_score"
+GRADE = "lsc_grade"
+REASONS = "lsc_reasons"
+PATH = "lsc_qualification_path"
+MQL_DATE = "lsc_mql_date"
+LAST_SCORED = "lsc_last_scored"
+
+PATH_OPTIONS = ("score", "hand_raise", "manual", "none")
+
+# Number properties are written as integer strings ("42"), datetimes as ISO 8601 UTC with
+# milliseconds ("2026-11-23T11:32:43.000Z"): the form HubSpot returns on read, so a value read
+# back compares equal to the value written and nothing is written twice.
+PROPERTY_DEFINITIONS: list[dict] = [
+    {"name": SCORE, "label": "Lead score", "type": "number", "fieldType": "number",
+     "description": "Total lead score (fit + engagement, after negatives and decay)."},
+    {"name": FIT_SCORE, "label": "Lead score: fit", "type": "number", "fieldType": "number",
+     "description": "Points from who the contact is: title, industry, company size, budget."},
+    {"name": ENGAGEMENT_SCORE, "label": "Lead score: engagement", "type": "number",
+     "fieldType": "number", "description": "Points from what the contact did, decayed over time."},
+    {"name": GRADE, "label": "Lead grade", "type": "string", "fieldType": "text",
+     "description": "Fit band (A-C) x engagement band (1-3), e.g. A1."},
+    {"name": REASONS, "label": "Lead score reasons", "type": "string", "fieldType": "textarea",
+     "description": "Why the contact has this score, biggest contributions first."},
+    {"name": PATH, "label": "Qualification path", "type": "enumeration", "fieldType": "select",
+     "description": "How the contact became an MQL: score, hand_raise or manual.",
+     "options": [{"label": o.replace("_", " ").capitalize(), "value": o, "displayOrder": i,
+                  "hidden": False} for i, o in enumerate(PATH_OPTIONS)]},
+    {"name": MQL_DATE, "label": "MQL date", "type": "datetime", "fieldType": "date",
+     "description": "When the connector made the contact an MQL."},
+    {"name": LAST_SCORED, "label": "Lead score last changed", "type": "datetime",
+     "fieldType": "date", "description": "When the connector last changed the score properties."},
+]
+for _definition in PROPERTY_DEFINITIONS:
+    _definition["groupName"] = GROUP_NAME
+
+CONNECTOR_PROPERTY_NAMES: tuple[str, ...] = tuple(d["name"] for d in PROPERTY_DEFINITIONS)
