@@ -1,0 +1,505 @@
+"""The connector's state: cursors, runs, the write outbox, audit trail, score history, webhook queue.
+
+SQLAlchemy Core over SQLite (default, one process) or PostgreSQL (`DATABASE_URL`, several
+processes). Every multi-row change that must stay consistent happens in one transaction.
+Times are integers: milliseconds since the epoch, UTC.
+
+Write path (why there is an outbox): a planned HubSpot write is first saved in `outbox` together with
+the contact's new history; only after HubSpot confirms it are the history, the audit rows and the
+score history committed and the outbox row deleted, all in one transaction. A process killed between
+the two finds the outbox row on restart, re-checks HubSpot and finishes it: nothing is lost, nothing
+is audited twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from connector.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_meta = sa.Table(
+    "schema_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+# Per-contact scoring history (rollups seen, dated increases, what the connector last wrote).
+contact_state = sa.Table(
+    "contact_state", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # full | incremental | webhook
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed
+    sa.Column("started_at", sa.BigInteger, nullable=False),  # also the window's upper bound
+    sa.Column("window_from", sa.BigInteger),  # incremental: lastmodifieddate lower bound
+    sa.Column("checkpoint_id", sa.String(32)),  # contacts up to this id are committed
+    sa.Column("counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("finished_at", sa.BigInteger),
+    sa.Column("error", sa.Text),
+)
+
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("changes", sa.Text, nullable=False),  # {property: new value}
+    sa.Column("previous", sa.Text, nullable=False),  # {property: value HubSpot had}
+    sa.Column("history", sa.Text, nullable=False),  # history to commit once written
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("score", sa.Text, nullable=False),  # {"total","fit","engagement","grade"}
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("contact_id", sa.String(32), nullable=False, index=True),
+    sa.Column("property", sa.String(128), nullable=False),
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("run_id", "contact_id", "property", name="uq_audit_run_contact_property"),
+)
+
+score_history = sa.Table(
+    "score_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact_id", sa.String(32), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("fit", sa.Integer, nullable=False),
+    sa.Column("engagement", sa.Integer, nullable=False),
+    sa.Column("grade", sa.String(8), nullable=False),
+    sa.Index("ix_score_history_contact_at", "contact_id", "at"),
+)
+
+write_failures = sa.Table(
+    "write_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("contact_id", sa.String(32), nullable=False, index=True),
+    sa.Column("changes", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
+webhook_events = sa.Table(
+    "webhook_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("object_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("occurred_at", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # queued | taken | done
+    sa.Column("taken_at", sa.BigInteger),
+    sa.Column("taken_by", sa.String(64)),
+    sa.Index("ix_webhook_events_status_id", "status", "id"),
+)
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    kind: str
+    status: str
+    started_at: int
+    window_from: int | None
+    checkpoint_id: str | None
+    counts: dict
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    """One contact's pending HubSpot write, as kept in the outbox."""
+
+    contact_id: str
+    run_id: int
+    changes: dict[str, str]
+    previous: dict[str, str | None]
+    history: dict
+    reasons: str
+    score: dict
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    id: int
+    event_id: int
+    object_id: str
+    kind: str
+    occurred_at: int
+    payload: dict
+
+
+class Store:
+    """All reads and writes of the connector's own state."""
+
+    def __init__(self, url: str, *, pool_size: int | None = None, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or _create_engine(url, pool_size)
+        self.dialect = self.engine.dialect.name
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kw: Any) -> "Store":
+        settings.ensure_local_dirs()
+        return cls(settings.sqlalchemy_url, **kw)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def upgrade(self) -> int:
+        """Create or upgrade the schema to SCHEMA_VERSION; returns the version now in force."""
+        with self._begin() as conn:
+            metadata.create_all(conn, tables=[schema_meta])
+            current = conn.execute(
+                sa.select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
+            ).scalar()
+            version = int(current) if current else 0
+            if version < 1:
+                metadata.create_all(conn)
+            # Later versions append their DDL here: `if version < 2: ...`.
+            if version != SCHEMA_VERSION:
+                self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            if not sa.inspect(conn).has_table("schema_meta"):
+                return 0
+            value = conn.execute(sa.select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")).scalar()
+            return int(value) if value else 0
+
+    def ping(self) -> None:
+        with self._connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- cursors and runs ------------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> int | None:
+        with self._connect() as conn:
+            return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+
+    def start_run(self, kind: str, started_at: int, window_from: int | None) -> Run:
+        with self._begin() as conn:
+            run_id = conn.execute(
+                runs.insert().values(kind=kind, status="running", started_at=started_at,
+                                     window_from=window_from, counts="{}")
+            ).inserted_primary_key[0]
+        return Run(run_id, kind, "running", started_at, window_from, None, {})
+
+    def unfinished_run(self, kind: str) -> Run | None:
+        """The newest run of this kind that neither finished nor failed (it was killed): resume it."""
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(runs).where(runs.c.kind == kind, runs.c.status == "running").order_by(runs.c.id.desc()).limit(1)
+            ).mappings().first()
+        return _run(row) if row else None
+
+    def checkpoint(self, run_id: int, checkpoint_id: str, counts: Mapping[str, int],
+                   histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int) -> None:
+        """Commit one page of work: histories of unchanged contacts, planned writes, progress."""
+        with self._begin() as conn:
+            self._save_histories(conn, histories, now)
+            if planned:
+                ids = [p.contact_id for p in planned]
+                conn.execute(outbox.delete().where(outbox.c.contact_id.in_(ids)))
+                conn.execute(outbox.insert(), [_outbox_row(p, now) for p in planned])
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                checkpoint_id=checkpoint_id, counts=json.dumps(dict(counts))))
+
+    def save_progress(self, run_id: int, counts: Mapping[str, int]) -> None:
+        with self._begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(counts=json.dumps(dict(counts))))
+
+    def finish_run(self, run: Run, counts: Mapping[str, int], now: int, *, cursor_name: str | None) -> None:
+        """Mark the run done and, for sync runs, move the cursor to the run's start (never past it)."""
+        with self._begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                status="done", finished_at=now, counts=json.dumps(dict(counts))))
+            if cursor_name:
+                self._upsert(conn, cursors, {"name": cursor_name, "value": run.started_at}, ["name"])
+
+    def fail_run(self, run_id: int, error: str, now: int) -> None:
+        with self._begin() as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(status="failed", finished_at=now, error=error[:2000]))
+
+    def recent_runs(self, limit: int = 20) -> list[Run]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings().all()
+        return [_run(r) for r in rows]
+
+    # -- contact histories and the write outbox ----------------------------------------------
+
+    def get_histories(self, contact_ids: Iterable[str]) -> dict[str, dict]:
+        ids = list(contact_ids)
+        found: dict[str, dict] = {}
+        with self._connect() as conn:
+            for chunk in _chunks(ids, 500):
+                for cid, text in conn.execute(
+                    sa.select(contact_state.c.contact_id, contact_state.c.history).where(contact_state.c.contact_id.in_(chunk))
+                ):
+                    found[cid] = json.loads(text)
+        return found
+
+    def planned_writes(self, limit: int = 100) -> list[PlannedWrite]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(outbox).order_by(outbox.c.contact_id).limit(limit)).mappings().all()
+        return [_planned(r) for r in rows]
+
+    def count_planned(self) -> int:
+        with self._connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
+
+    def confirm_writes(self, written: Sequence[PlannedWrite], now: int) -> None:
+        """HubSpot has the values: commit histories, audit rows and score history; clear the outbox."""
+        if not written:
+            return
+        with self._begin() as conn:
+            # Only rows still in the outbox are confirmed: a second confirmation (two processes
+            # finishing the same write after a crash) adds no audit or score rows.
+            still_planned = set(conn.execute(
+                outbox.delete().where(outbox.c.contact_id.in_([w.contact_id for w in written])).returning(outbox.c.contact_id)
+            ).scalars())
+            written = [w for w in written if w.contact_id in still_planned]
+            if not written:
+                return
+            self._save_histories(conn, {w.contact_id: w.history for w in written}, now)
+            audit_rows = [
+                {"run_id": w.run_id, "contact_id": w.contact_id, "property": prop, "old_value": w.previous.get(prop),
+                 "new_value": value, "reasons": w.reasons, "at": now}
+                for w in written for prop, value in w.changes.items()
+            ]
+            if audit_rows:
+                conn.execute(_insert_ignore(self.dialect, audit), audit_rows)
+            scores = [
+                {"contact_id": w.contact_id, "at": now, "total": int(w.score.get("total", 0)), "fit": int(w.score.get("fit", 0)),
+                 "engagement": int(w.score.get("engagement", 0)), "grade": str(w.score.get("grade", ""))}
+                for w in written if w.score
+            ]
+            if scores:
+                conn.execute(score_history.insert(), scores)
+
+    def record_failures(self, failed: Sequence[tuple[PlannedWrite, str]], now: int) -> None:
+        """HubSpot refused these writes for good: keep them for a person to see; the next run retries."""
+        if not failed:
+            return
+        with self._begin() as conn:
+            conn.execute(write_failures.insert(), [
+                {"run_id": w.run_id, "contact_id": w.contact_id, "changes": json.dumps(w.changes), "error": error[:2000], "at": now}
+                for w, error in failed
+            ])
+            conn.execute(outbox.delete().where(outbox.c.contact_id.in_([w.contact_id for w, _ in failed])))
+
+    def audit_for(self, contact_id: str, limit: int = 50) -> list[dict]:
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(audit).where(audit.c.contact_id == contact_id).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def count_rows(self, table_name: str) -> int:
+        table = metadata.tables[table_name]
+        with self._connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+    def forget_contacts(self, contact_ids: Sequence[str]) -> None:
+        """Erase what we keep about these contacts (deletion, GDPR privacy deletion)."""
+        ids = list(contact_ids)
+        with self._begin() as conn:
+            for table in (contact_state, outbox, audit, score_history, write_failures):
+                conn.execute(table.delete().where(table.c.contact_id.in_(ids)))
+
+    def move_history(self, from_ids: Sequence[str], to_id: str) -> None:
+        """A merge: the surviving contact inherits the audit and score history of the merged ones."""
+        ids = [i for i in from_ids if i != to_id]
+        if not ids:
+            return
+        with self._begin() as conn:
+            for table in (audit, score_history, write_failures):
+                conn.execute(table.update().where(table.c.contact_id.in_(ids)).values(contact_id=to_id))
+            conn.execute(contact_state.delete().where(contact_state.c.contact_id.in_(ids)))
+            conn.execute(outbox.delete().where(outbox.c.contact_id.in_(ids)))
+
+    # -- webhook queue -----------------------------------------------------------------------
+
+    def enqueue_events(self, events: Sequence[Mapping[str, Any]], now: int | None = None) -> EnqueueResult:
+        """Store a delivery's events in one transaction, ignoring event ids already stored."""
+        import time
+
+        received = int(time.time() * 1000) if now is None else now
+        unique: dict[int, dict] = {}
+        for e in events:
+            unique.setdefault(int(e["event_id"]), {
+                "event_id": int(e["event_id"]), "object_id": str(e["object_id"]), "kind": str(e["kind"]),
+                "occurred_at": int(e["occurred_at"]), "received_at": received,
+                "payload": json.dumps(e.get("payload") or {}, separators=(",", ":")), "status": "queued",
+            })
+        if not unique:
+            return EnqueueResult(0, len(events))
+        insert = _insert_ignore(self.dialect, webhook_events).returning(webhook_events.c.event_id)
+        with self._begin() as conn:
+            # RETURNING names the rows really inserted (rowcount is unreliable for executemany).
+            accepted = len(conn.execute(insert, list(unique.values())).all())
+        return EnqueueResult(accepted, len(events) - accepted)
+
+    def take_events(self, limit: int, worker_id: str, now: int, lease_ms: int = 60_000) -> list[QueuedEvent]:
+        """Claim up to `limit` queued events (or events whose claimant's lease ran out).
+
+        PostgreSQL: `FOR UPDATE SKIP LOCKED` lets several workers take disjoint batches.
+        SQLite: the write transaction is the lock (one writer at a time).
+        """
+        expired = now - lease_ms
+        claimable = sa.or_(webhook_events.c.status == "queued",
+                           sa.and_(webhook_events.c.status == "taken", webhook_events.c.taken_at < expired))
+        with self._begin() as conn:
+            query = sa.select(webhook_events).where(claimable).order_by(webhook_events.c.id).limit(limit)
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).mappings().all()
+            if rows:
+                conn.execute(webhook_events.update().where(webhook_events.c.id.in_([r["id"] for r in rows])).values(
+                    status="taken", taken_at=now, taken_by=worker_id))
+        return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+
+    def finish_events(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self._begin() as conn:
+            conn.execute(webhook_events.update().where(webhook_events.c.id.in_(list(ids))).values(status="done"))
+
+    def count_queued(self) -> int:
+        with self._connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(webhook_events).where(webhook_events.c.status != "done")
+            ).scalar_one()
+
+    def purge_done_events(self, older_than: int) -> int:
+        """Drop handled events received before `older_than`; kept until then to catch redeliveries
+        (HubSpot retries for about a day, per hubspot-facts.md)."""
+        with self._begin() as conn:
+            return conn.execute(webhook_events.delete().where(
+                webhook_events.c.status == "done", webhook_events.c.received_at < older_than)).rowcount
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _connect(self):
+        return _Guard(self.engine, begin=False)
+
+    def _begin(self):
+        return _Guard(self.engine, begin=True)
+
+    def _save_histories(self, conn: Connection, histories: Mapping[str, dict], now: int) -> None:
+        if not histories:
+            return
+        rows = [{"contact_id": cid, "history": json.dumps(h, separators=(",", ":")), "updated_at": now} for cid, h in histories.items()]
+        self._upsert(conn, contact_state, rows, ["contact_id"])
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: dict | list[dict], keys: list[str]) -> None:
+        rows = [rows] if isinstance(rows, dict) else rows
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        update_cols = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=update_cols), rows)
+
+
+class _Guard:
+    """A connection (or transaction) whose database errors surface as StoreError."""
+
+    def __init__(self, engine: Engine, begin: bool):
+        self.engine, self.begin = engine, begin
+        self._cm = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self._cm = self.engine.begin() if self.begin else self.engine.connect()
+            return self._cm.__enter__()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"state store unavailable: {_short(exc)}") from exc
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            self._cm.__exit__(*exc_info)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"state store failed: {_short(exc)}") from exc
+        if exc_info[1] is not None and isinstance(exc_info[1], sa.exc.SQLAlchemyError):
+            raise StoreError(f"state store failed: {_short(exc_info[1])}") from exc_info[1]
+        return False
+
+
+def _create_engine(url: str, pool_size: int | None) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            # WAL lets readers run beside the one writer; busy_timeout makes writers wait, not fail.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    kw: dict[str, Any] = {"pool_pre_ping": True}
+    if pool_size:
+        kw.update(pool_size=pool_size, max_overflow=pool_size)
+    return sa.create_engine(url, **kw)
+
+
+def _insert_ignore(dialect: str, table: sa.Table):
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return insert.on_conflict_do_nothing()
+
+
+def _outbox_row(p: PlannedWrite, now: int) -> dict:
+    return {"contact_id": p.contact_id, "run_id": p.run_id, "changes": json.dumps(p.changes), "previous": json.dumps(p.previous),
+            "history": json.dumps(p.history, separators=(",", ":")), "reasons": p.reasons, "score": json.dumps(p.score), "created_at": now}
+
+
+def _planned(r: Mapping[str, Any]) -> PlannedWrite:
+    return PlannedWrite(r["contact_id"], r["run_id"], json.loads(r["changes"]), json.loads(r["previous"]),
+                        json.loads(r["history"]), r["reasons"], json.loads(r["score"]))
+
+
+def _run(r: Mapping[str, Any]) -> Run:
+    return Run(r["id"], r["kind"], r["status"], r["started_at"], r["window_from"], r["checkpoint_id"], json.loads(r["counts"] or "{}"))
+
+
+def _chunks(items: Sequence[str], size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300]
