@@ -213,6 +213,10 @@ class Store:
         with self._connect() as conn:
             return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
 
+    def set_cursor(self, name: str, value: int) -> None:
+        with self._begin() as conn:
+            self._upsert(conn, cursors, {"name": name, "value": int(value)}, ["name"])
+
     def start_run(self, kind: str, started_at: int, window_from: int | None) -> Run:
         with self._begin() as conn:
             run_id = conn.execute(
@@ -275,9 +279,17 @@ class Store:
                     found[cid] = json.loads(text)
         return found
 
-    def planned_writes(self, limit: int = 100) -> list[PlannedWrite]:
+    def planned_writes(self, limit: int = 100, *, kinds: Sequence[str] | None = None,
+                       created_before: int | None = None) -> list[PlannedWrite]:
+        """Writes planned but not confirmed, optionally only those of runs of `kinds`, or older
+        than `created_before` (so a live process's in-flight writes are left to it)."""
+        query = sa.select(outbox).order_by(outbox.c.contact_id).limit(limit)
+        if kinds is not None:
+            query = query.join(runs, runs.c.id == outbox.c.run_id).where(runs.c.kind.in_(list(kinds)))
+        if created_before is not None:
+            query = query.where(outbox.c.created_at < created_before)
         with self._connect() as conn:
-            rows = conn.execute(sa.select(outbox).order_by(outbox.c.contact_id).limit(limit)).mappings().all()
+            rows = conn.execute(query).mappings().all()
         return [_planned(r) for r in rows]
 
     def count_planned(self) -> int:

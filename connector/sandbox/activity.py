@@ -23,8 +23,8 @@ ACTIVITY_TYPES: dict[str, tuple[str, ...]] = {
     "meeting_booked": (),
 }
 
-# A session ends after 30 minutes without activity, so a page view after a longer gap starts a new
-# one: https://knowledge.hubspot.com/reports/how-does-hubspot-track-sessions (unverified wording).
+# "Sessions expire after 30 minutes of visitor inactivity", so a page view after a longer gap
+# starts a new one: https://knowledge.hubspot.com/articles/kcs_article/reports/what-is-the-difference-between-sessions-visitors-visits-and-page-views
 SESSION_TIMEOUT = timedelta(minutes=30)
 MEETING_LENGTH = timedelta(minutes=30)
 

@@ -16,7 +16,7 @@ from typing import Any
 class ApiError(Exception):
     """An answer other than 2xx, with HubSpot's JSON body."""
 
-    def __init__(self, status: int, message: str, category: str, *,
+    def __init__(self, status: int, message: str, category: str | None, *,
                  errors: list[dict] | None = None, context: dict | None = None,
                  links: dict | None = None, extra: dict | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -32,7 +32,9 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": "error", "message": self.message,
-                               "correlationId": correlation_id(), "category": self.category}
+                               "correlationId": correlation_id()}
+        if self.category is not None:
+            out["category"] = self.category
         if self.errors is not None:
             out["errors"] = self.errors
         if self.context is not None:

@@ -113,7 +113,7 @@ class RateLimiter:
         headers = {}
         if self._rejections % 2 != self._skip_parity:
             headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
-        return ApiError(429, f"You have reached your {policy.lower()} limit.", "RATE_LIMITS",
+        return ApiError(429, f"You have reached your {policy.lower()} limit.", None,
                         extra={"errorType": "RATE_LIMIT", "policyName": policy},
                         headers=headers)
 

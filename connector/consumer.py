@@ -1,0 +1,127 @@
+"""The webhook queue consumer: take queued events, coalesce them per contact, act.
+
+- deletion / privacy deletion: erase what the store keeps about the contact;
+- merge: the surviving contact inherits the merged contacts' history, then is rescored;
+- everything else (creation, property change, restore, association change): re-read the contact
+  from HubSpot in batch calls (never trusting `propertyValue`, as HubSpot advises:
+  developers.hubspot.com/docs/api/webhooks), score, decide and write through the sync's path.
+
+Events are claimed with a lease (connector.store.take_events) and marked done only after every
+resulting write is confirmed: a worker killed mid-batch leaves them to be claimed again, and the
+re-read then shows the writes that landed, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from connector import hubspot_properties as hp
+from connector.gateway import BATCH_SIZE, Gateway
+from connector.rules import RuleSet
+from connector.store import QueuedEvent, Store
+from connector.writeback import Tally, WritePath
+
+log = logging.getLogger(__name__)
+
+# Property changes that are the echo of an integration's own write of the connector's outputs.
+# HubSpot marks API writes by apps with changeSource "INTEGRATION" (developers.hubspot.com/docs/api/webhooks).
+_OWN_OUTPUTS = frozenset(hp.CONNECTOR_PROPERTY_NAMES) | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE}
+
+
+@dataclass
+class ConsumeResult:
+    events: int = 0
+    contacts: int = 0
+    ignored: int = 0
+    forgotten: int = 0
+    merged: int = 0
+    written: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return (f"webhook batch events={self.events} contacts={self.contacts} ignored={self.ignored} "
+                f"forgotten={self.forgotten} merged={self.merged} written={self.written} failed={self.failed}")
+
+
+class WebhookConsumer:
+    def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, batch_size: int = 500,
+                 lease_ms: int = 30_000, worker_id: str | None = None, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.gateway = gateway
+        self.path = WritePath(gateway, store, rules, clock=clock)
+        self.batch_size = batch_size
+        self.lease_ms = lease_ms
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.clock = clock
+
+    def run_once(self) -> ConsumeResult:
+        """Handle one batch of queued events; returns what was done (events=0: queue empty)."""
+        now = self._now_ms()
+        tally = Tally()
+        # Writes a dead worker planned (older than a lease, so not a live worker's in-flight ones).
+        self.path.finish_planned(tally, kinds=("webhook",), older_than_ms=self.lease_ms)
+        events = self.store.take_events(self.batch_size, self.worker_id, now, self.lease_ms)
+        result = ConsumeResult(events=len(events))
+        if not events:
+            return result
+        rescore, forget, merges = self._coalesce(events, result)
+        if forget:
+            self.store.forget_contacts(sorted(forget))
+            result.forgotten = len(forget)
+        for survivor, merged in merges.items():
+            self.store.move_history(sorted(merged), survivor)
+            result.merged += len(merged)
+        rescore -= forget
+        result.contacts = len(rescore)
+        if rescore:
+            self._rescore(sorted(rescore, key=_id_order), tally)
+        self.store.finish_events([e.id for e in events])
+        result.written, result.failed = tally.written, tally.failed
+        return result
+
+    def _coalesce(self, events: list[QueuedEvent], result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
+        rescore: set[str] = set()
+        forget: set[str] = set()
+        merges: dict[str, set[str]] = {}
+        for e in sorted(events, key=lambda e: (e.occurred_at, e.event_id)):
+            action = e.kind.split(".", 1)[-1]
+            p = e.payload
+            if action in ("deletion", "privacyDeletion"):
+                forget.add(e.object_id)
+                rescore.discard(e.object_id)
+            elif action == "merge":
+                survivor = str(p.get("newObjectId") or p.get("primaryObjectId") or e.object_id)
+                merged = {str(i) for i in p.get("mergedObjectIds", [])} - {survivor}
+                merges.setdefault(survivor, set()).update(merged)
+                rescore.difference_update(merged)
+                rescore.add(survivor)
+            elif action == "propertyChange" and p.get("changeSource") == "INTEGRATION" and p.get("propertyName") in _OWN_OUTPUTS:
+                result.ignored += 1
+            else:
+                if action == "restore":
+                    forget.discard(e.object_id)
+                rescore.add(e.object_id)
+        return rescore, forget, merges
+
+    def _rescore(self, contact_ids: list[str], tally: Tally) -> None:
+        run = self.store.start_run("webhook", self._now_ms(), None)
+        for i in range(0, len(contact_ids), BATCH_SIZE):
+            chunk = contact_ids[i:i + BATCH_SIZE]
+            contacts = self.gateway.batch_read_contacts(chunk, self.path.properties)
+            planned, histories = self.path.plan(contacts, run.id, tally)
+            self.store.checkpoint(run.id, chunk[-1], tally.counts(), histories, planned, self._now_ms())
+            if planned:
+                self.path.write(planned, tally)
+        self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=None)
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+def _id_order(contact_id: str) -> tuple[int, str]:
+    return (int(contact_id), "") if contact_id.isdigit() else (0, contact_id)

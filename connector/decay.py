@@ -1,0 +1,42 @@
+"""Decay of count-based engagement: HubSpot's rollups are counts without event dates.
+
+The connector dates each increase of a count when it first sees it and lets every increase fade
+with a half-life. Exponential decay is memoryless, so the sum of all dated increases, each weighted
+by 0.5 ** (age / half_life), is carried exactly by one number, the decayed units as of the last
+evaluation: advancing it by `dt` multiplies it by 0.5 ** (dt / half_life). No event list to store.
+"""
+
+from __future__ import annotations
+
+# Stored units are rounded so History stays small and round-trips through JSON exactly; rounding
+# is monotone, so it never makes decayed units grow.
+_PLACES = 4
+
+
+def fade(units: float, elapsed: float, half_life: float) -> float:
+    """`units` after `elapsed` seconds (a negative elapsed, a clock going back, fades nothing)."""
+    if elapsed <= 0 or units <= 0:
+        return units
+    return units * 0.5 ** (elapsed / half_life)
+
+
+def advance(previous: tuple[float, float] | None, elapsed: float, count: float,
+            backlog_age: float, half_life: float) -> tuple[float, float]:
+    """The new (count, decayed units) for a rollup now at `count`.
+
+    previous: (count last seen, decayed units then), or None on first sight; elapsed: seconds since
+    then. On first sight the whole count is one increase, dated `backlog_age` seconds ago (read from
+    the rollup's date property; 0 when unknown). A rise is a new increase dated now. A fall (HubSpot
+    recounted, or contacts merged) scales the units down with the count.
+    """
+    if count < 0:
+        count = 0.0
+    if previous is None:
+        return count, round(fade(count, backlog_age, half_life), _PLACES)
+    seen, units = previous
+    units = fade(units, elapsed, half_life)
+    if count > seen:
+        units += count - seen
+    elif count < seen:
+        units = units * count / seen if seen > 0 else 0.0
+    return count, round(min(units, count), _PLACES)

@@ -1,0 +1,58 @@
+"""`connector explain`: one contact's scores, every rule that fired, the decision and why."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from connector import hubspot_properties as hp
+from connector.evaluate import evaluate
+from connector.gateway import Gateway
+from connector.model import Contact, History
+from connector.rules import RuleSet
+from connector.store import Store
+
+
+def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str, now: datetime | None = None) -> dict:
+    properties = sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
+                        | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "email", "firstname", "lastname"})
+    raw = gateway.get_contact(id_or_email, properties)
+    cid = str(raw["id"])
+    props = raw.get("properties") or {}
+    history = History.from_json(store.get_histories([cid]).get(cid))
+    result = evaluate(Contact(cid, props), history, rules, now or datetime.now(timezone.utc))
+    s, d = result.score, result.decision
+    return {
+        "id": cid,
+        "name": " ".join(x for x in (props.get("firstname"), props.get("lastname")) if x) or None,
+        "email": props.get("email"),
+        "lead_status": props.get(hp.LEAD_STATUS),
+        "lifecycle_stage": props.get(hp.LIFECYCLE_STAGE),
+        "score": {"total": s.total, "fit": s.fit, "engagement": s.engagement, "grade": s.grade, "path": s.path},
+        "reasons": [str(r) for r in s.reasons],
+        "decision": {"action": d.action, "why": d.why, "lead_status": d.lead_status,
+                     "lifecycle_stage": d.lifecycle_stage, "qualified": d.qualified},
+        "would_write": result.changes,
+        "history": store.audit_for(cid, limit=10),
+    }
+
+
+def render(report: dict) -> str:
+    s = report["score"]
+    lines = [
+        f"Contact {report['id']}" + (f" {report['name']}" if report["name"] else "") + (f" <{report['email']}>" if report["email"] else ""),
+        f"  lead status: {report['lead_status'] or '-'}   lifecycle stage: {report['lifecycle_stage'] or '-'}",
+        f"  score {s['total']} (fit {s['fit']}, engagement {s['engagement']})  grade {s['grade']}  path {s['path']}",
+        "  rules that fired:",
+    ]
+    lines += [f"    {r}" for r in report["reasons"]] or ["    (none)"]
+    d = report["decision"]
+    lines.append(f"  decision: {d['action']}: {d['why']}")
+    if report["would_write"]:
+        lines.append("  a sync now would write:")
+        lines += [f"    {k} = {v}" for k, v in report["would_write"].items() if k != hp.REASONS]
+    if report["history"]:
+        lines.append("  recent changes by the connector:")
+        for row in report["history"]:
+            at = datetime.fromtimestamp(row["at"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"    {at} {row['property']}: {row['old_value'] or '-'} -> {row['new_value']}")
+    return "\n".join(lines)

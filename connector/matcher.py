@@ -1,0 +1,55 @@
+"""Condition rules compiled per property, remembering which rules each distinct value meets.
+
+Portals repeat values: industries, size bands, countries, form names, page URLs, common job
+titles. Testing a value against every rule on its property once, then looking the answer up, turns
+~25 regex and set tests per contact into ~15 dict lookups. The memo is the only mutable state in
+the scoring core: it maps an input to the answer the tests would give, so it changes speed, never
+results. It is bounded (cleared when full) so a free-text property cannot grow it without limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connector.rules import Rule
+
+MEMO_LIMIT = 20_000  # distinct values remembered per property (a few MB at most)
+
+
+class Matcher:
+    """Which of `rules` (condition rules, in config order) a contact's values meet."""
+
+    __slots__ = ("_plan", "_dedupe")
+
+    def __init__(self, rules: Sequence[Rule]):
+        by_property: dict[str, list[Rule]] = {}
+        for rule in rules:
+            for name in rule.properties:
+                by_property.setdefault(name, []).append(rule)
+        self._plan = tuple((name, tuple(on), {}) for name, on in by_property.items())
+        # A rule on several properties (hand-raise on recent and first conversion) may fire twice.
+        self._dedupe = any(len(rule.properties) > 1 for rule in rules)
+
+    def fired(self, get: Callable[[str], str | None]) -> list[Rule]:
+        """The rules met by the values `get(property)` returns, grouped by property."""
+        out: list[Rule] = []
+        for name, rules, memo in self._plan:
+            raw = get(name)
+            hits = memo.get(raw)
+            if hits is None:
+                hits = _test(raw, rules)
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[raw] = hits
+            if hits:
+                out += hits
+        return list(dict.fromkeys(out)) if self._dedupe and out else out
+
+
+def _test(raw: str | None, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    value = raw.strip().lower() if raw else ""
+    if value:
+        return tuple(r for r in rules if r.condition.test(value))  # type: ignore[union-attr]
+    return tuple(r for r in rules if r.condition.on_empty)  # type: ignore[union-attr]

@@ -1,0 +1,170 @@
+"""Pure status policy: the contact's current status and stage + its score + history -> Decision.
+
+The order of the checks is the policy (docs/scoring.md, "How the policy decides"):
+1. sales owns the contact (a sales lead status, a stage at or after `sales_stage_from`, or an
+   owner when `owner_means_sales`): leave it;
+2. a person changed the status or stage the connector last wrote: respect it;
+3. the connector's own MQL: keep it while it qualifies (with hysteresis), else maybe recycle it;
+4. a status the connector may qualify from (NEW, OPEN, empty ...): qualify on score or hand-raise;
+5. any other status: not the connector's to move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connector.hubspot_properties import LEAD_STATUS, LIFECYCLE_STAGE
+from connector.model import LIFECYCLE_RANK, Decision, History
+from connector.rules import DAY, Policy
+from connector.scoring import Tally
+from connector.values import parse_instant
+
+# Search results lag writes by "a few moments" (hubspot-facts.md): right after a write, a stale
+# read must not pass for a person's change. Within this window a mismatch means "wait".
+SETTLE_SECONDS = 600.0
+
+
+def decide(props: Mapping[str, str | None], tally: Tally, history: History, policy: Policy,
+           now: float) -> Decision:
+    """What to write to hs_lead_status and lifecyclestage (None: nothing), and why."""
+    status = (props.get(LEAD_STATUS) or "").strip()
+    stage = (props.get(LIFECYCLE_STAGE) or "").strip()
+    mql = policy.mql_status
+    fresh_hand_raise = (tally.hand_raise is not None
+                        and tally.hand_raise_key != history.hand_raise_used)
+    by_score = tally.total >= policy.mql_threshold and tally.fit >= policy.fit_minimum
+
+    # 1. Sales owns it.
+    if status in policy.sales_statuses:
+        return Decision("leave", f"Sales owns the contact (lead status {status}).",
+                        path=history.path, qualified=by_score or fresh_hand_raise)
+    rank = LIFECYCLE_RANK.get(stage)
+    if rank is not None and rank >= LIFECYCLE_RANK[policy.sales_stage_from]:
+        return Decision("leave", f"Sales owns the contact (lifecycle stage {stage}).",
+                        path=history.path, qualified=by_score or fresh_hand_raise)
+    if policy.owner_means_sales and (props.get("hubspot_owner_id") or "").strip():
+        return Decision("leave", "Sales owns the contact (it has an owner).", path=history.path,
+                        qualified=by_score or fresh_hand_raise)
+
+    # 2. A person's change wins. An emptied value hands the contact back to the connector.
+    status_changed = history.status_written is not None and status not in ("", history.status_written)
+    stage_changed = history.stage_written is not None and stage not in ("", history.stage_written)
+    if status_changed or stage_changed:
+        if history.written_at is not None and now - history.written_at < SETTLE_SECONDS:
+            return Decision("keep", "Waiting: HubSpot may not show the connector's last write yet.",
+                            path=history.path, qualified=by_score or fresh_hand_raise)
+    if status_changed:
+        return Decision("leave", f"A person set the lead status to {status or 'empty'} after the "
+                                 f"connector wrote {history.status_written}: respected.",
+                        path="manual" if status == mql else history.path,
+                        qualified=by_score or fresh_hand_raise)
+
+    # 3. The connector's own MQL.
+    if status == mql and history.status_written == mql:
+        holds = (tally.total >= policy.mql_threshold - policy.hysteresis
+                 and tally.fit >= policy.fit_minimum)
+        if by_score:
+            why = f"Still an MQL: total {tally.total} >= {policy.mql_threshold:g}."
+        elif holds:
+            why = (f"Still an MQL: total {tally.total} is within the hysteresis band "
+                   f"({policy.hysteresis:g}) below the threshold {policy.mql_threshold:g}.")
+        elif fresh_hand_raise:
+            why = "Still an MQL: hand-raise."
+        else:
+            return _maybe_recycle(props, tally, history, policy, now)
+        return Decision("keep", why, path=history.path, qualified=True)
+
+    # 4. Qualify from a nurture status.
+    if status in policy.qualify_from:
+        if not (fresh_hand_raise or by_score):
+            return Decision("keep", _not_qualified(tally, policy, history), path="none")
+        if fresh_hand_raise:
+            path, why = "hand_raise", f"MQL by hand-raise: {tally.hand_raise.label}."  # type: ignore[union-attr]
+        else:
+            path, why = "score", (f"MQL by score: total {tally.total} >= {policy.mql_threshold:g} "
+                                  f"and fit {tally.fit} >= {policy.fit_minimum:g}.")
+        target = policy.mql_stage
+        if stage_changed:
+            new_stage, note = None, f" Lifecycle stage {stage} was set by a person: left alone."
+        elif stage == "" or (rank is not None and rank < LIFECYCLE_RANK[target]):
+            new_stage, note = target, ""
+        elif rank is None:
+            new_stage, note = None, f" Lifecycle stage {stage} is not a default stage: left alone."
+        else:
+            new_stage, note = None, ""
+        return Decision("qualify", why + note, lead_status=mql, lifecycle_stage=new_stage,
+                        path=path, qualified=True)
+
+    # 5. Not a status the connector moves.
+    if status == mql:
+        return Decision("leave", "A person or workflow made the contact an MQL.", path="manual",
+                        qualified=by_score or fresh_hand_raise)
+    return Decision("leave", f"Lead status {status} is not one the connector qualifies from.",
+                    path=history.path, qualified=by_score or fresh_hand_raise)
+
+
+def _not_qualified(tally: Tally, policy: Policy, history: History) -> str:
+    if tally.hand_raise is not None:  # a used hand-raise: say why it no longer counts
+        lead = "Not an MQL: the hand-raise was already acted on before recycling; "
+    else:
+        lead = "Not an MQL: "
+    if tally.total < policy.mql_threshold:
+        return lead + f"total {tally.total} < threshold {policy.mql_threshold:g}."
+    return lead + f"fit {tally.fit} < fit minimum {policy.fit_minimum:g}."
+
+
+def _maybe_recycle(props: Mapping[str, str | None], tally: Tally, history: History,
+                   policy: Policy, now: float) -> Decision:
+    recycle = policy.recycle
+    low = (f"no longer qualifies (total {tally.total}, fit {tally.fit}, threshold "
+           f"{policy.mql_threshold:g} - hysteresis {policy.hysteresis:g})")
+    if recycle is None:
+        return Decision("keep", f"Still an MQL: it {low}, but recycling is off.", path=history.path)
+    since = history.mql_at if history.mql_at is not None else history.written_at
+    if since is None or now - since < recycle.after_days * DAY:
+        return Decision("keep", f"Still an MQL: it {low}; recycled only after "
+                                f"{recycle.after_days:g} days unworked.", path=history.path)
+    for name in recycle.activity_properties:
+        when = parse_instant(props.get(name))
+        if when is not None and when >= since:
+            return Decision("keep", f"Still an MQL: sales worked it ({name}) since it became one.",
+                            path=history.path)
+    if tally.total >= recycle.below:
+        return Decision("keep", f"Still an MQL: total {tally.total} is not below the recycle "
+                                f"threshold {recycle.below:g}.", path=history.path)
+    if history.recycles >= recycle.max_times:
+        return Decision("keep", f"Still an MQL: already recycled {history.recycles} times "
+                                f"(max {recycle.max_times}); left for sales to decide.",
+                        path=history.path)
+    return Decision(
+        "recycle",
+        f"Recycled to {recycle.to_status}: an MQL for {recycle.after_days:g}+ days without sales "
+        f"activity and total {tally.total} < {recycle.below:g}. The lifecycle stage stays: "
+        "HubSpot stages do not move backwards.",
+        lead_status=recycle.to_status, path="none")
+
+
+def remember(props: Mapping[str, str | None], decision: Decision, tally: Tally, history: History,
+             policy: Policy, now: float) -> History:
+    """The history to persist after this decision (assuming the sync writes the changes)."""
+    wrote = decision.lead_status is not None or decision.lifecycle_stage is not None
+    status_written = (decision.lead_status if decision.lead_status is not None
+                      else history.status_written)
+    used = history.hand_raise_used
+    if tally.hand_raise is not None:
+        ours = (props.get(LEAD_STATUS) or "").strip() == policy.mql_status == history.status_written
+        if decision.action == "qualify" or (decision.action == "keep" and ours):
+            used = tally.hand_raise_key  # acted on: it will not re-qualify after a recycle
+    return History(
+        at=now,
+        rollups=tally.rollups,
+        status_written=status_written,
+        stage_written=(decision.lifecycle_stage if decision.lifecycle_stage is not None
+                       else history.stage_written),
+        written_at=now if wrote else history.written_at,
+        mql_at=now if decision.action == "qualify" else history.mql_at,
+        path=decision.path,
+        recycles=history.recycles + (decision.action == "recycle"),
+        total=tally.total,
+        hand_raise_used=used,
+    )

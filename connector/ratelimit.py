@@ -1,0 +1,89 @@
+"""Client-side rate limiting that keeps the connector under HubSpot's windows instead of hitting 429s.
+
+HubSpot limits (developers.hubspot.com/docs/guides/apps/api-usage/usage-details, checked 2026-11):
+a rolling 10-second window per app (100 requests on Free/Starter, 190 on Professional/Enterprise),
+and the CRM search endpoints at 5 requests per second per account, outside that window.
+
+A slot is held from the moment a request is sent until `interval` after its answer arrived. The
+server counts a request when it arrives, which is between those two instants, so a new request
+sent after a slot frees can never make the server see more than `limit` requests in any window,
+whatever the network latency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+
+class SlidingWindow:
+    """At most `limit` requests per `interval_s`, counted as described in the module docstring."""
+
+    def __init__(self, limit: int, interval_s: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] | None = None):
+        self.limit = limit
+        self.interval_s = interval_s
+        self._clock = clock
+        self._sleep = sleep
+        self._done: deque[float] = deque()  # answer times of finished requests, oldest first
+        self._in_flight = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> None:
+        """Block until a request may be sent, then count it as in flight."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                self._expire(now)
+                if self._in_flight + len(self._done) < self.limit:
+                    self._in_flight += 1
+                    return
+                wait = (self._done[0] + self.interval_s - now) if self._done else 0.05
+                wait = max(wait, 0.001)
+                if self._sleep is not None:  # tests with a fake clock
+                    self._cond.release()
+                    try:
+                        self._sleep(wait)
+                    finally:
+                        self._cond.acquire()
+                else:
+                    self._cond.wait(timeout=wait)
+
+    def release(self) -> None:
+        """The answer (or error) arrived: the slot stays held for one interval from now."""
+        with self._cond:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._done.append(self._clock())
+            self._cond.notify_all()
+
+    def observe(self, limit: int | None, remaining: int | None, interval_s: float | None) -> None:
+        """Learn from HubSpot's X-HubSpot-RateLimit-* headers.
+
+        `Max` and `Interval-Milliseconds` replace our assumptions. When `Remaining` is lower than
+        our own count implies, someone else (another process of ours, another integration sharing
+        the app) is using the window: their share is booked as phantom requests answered now.
+        """
+        with self._cond:
+            if interval_s:
+                self.interval_s = interval_s
+            if limit:
+                self.limit = limit
+            if remaining is not None and limit:
+                now = self._clock()
+                self._expire(now)
+                used_by_others = (limit - remaining) - (len(self._done) + self._in_flight)
+                for _ in range(max(0, used_by_others)):
+                    self._done.append(now)
+
+    def penalise(self, seconds: float) -> None:
+        """After an unexpected 429, keep every slot busy for `seconds`."""
+        with self._cond:
+            until = self._clock() + seconds - self.interval_s
+            self._done.extend([until] * max(0, self.limit - len(self._done)))
+            self._done = deque(sorted(self._done))
+
+    def _expire(self, now: float) -> None:
+        while self._done and self._done[0] + self.interval_s <= now:
+            self._done.popleft()

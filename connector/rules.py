@@ -1,0 +1,522 @@
+"""config/scoring.yaml -> a validated, compiled RuleSet. Every problem is reported at once.
+
+The file's shape is documented in docs/scoring.md. Validation is strict: unknown keys are errors
+(a misspelt `pionts` silently ignored would score everyone wrong), and each problem names the file,
+the rule by section, position and name, and the field, e.g.
+`config/scoring.yaml: rules.engagement[2] 'pricing_page'.points: must be a number, got 'ten'`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector import hubspot_properties as hp
+from connector.conditions import OPERATORS, Condition, compile_condition
+from connector.errors import ConfigError, Problem
+from connector.matcher import Matcher
+from connector.model import LIFECYCLE_ORDER, Reason
+from connector.values import round_half_up
+
+DAY = 86400.0
+SECTIONS = ("fit", "engagement", "hand_raise")
+DEFAULT_SALES_STATUSES = ("IN_PROGRESS", "OPEN_DEAL", "CONNECTED", "ATTEMPTED_TO_CONTACT",
+                          "BAD_TIMING", "UNQUALIFIED")
+# HubSpot internal property names are lower case; labels ("Job Title") are not names.
+_PROPERTY_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # identity: rules are compared and hashed as objects
+class Rule:
+    """One scoring rule. A condition rule adds `points` when its condition holds on any of its
+    `properties`; a per-unit rule adds `per_unit` points per (decayed) unit of a count, up to
+    `max_points`. A hand-raise rule adds no points: it qualifies the contact."""
+
+    name: str
+    label: str
+    section: str  # "fit" | "engagement" | "hand_raise"
+    properties: tuple[str, ...]
+    condition: Condition | None = None
+    points: float = 0.0
+    per_unit: float | None = None
+    max_points: float | None = None
+    within_seconds: float | None = None
+    date_property: str | None = None
+    group: str | None = None
+    half_life_seconds: float | None = None
+    reason: Reason | None = None  # built once for a condition rule: its points never vary
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A cap (and optional floor) on the summed points of the rules that name this group."""
+
+    name: str
+    max_points: float | None
+    min_points: float | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recycle:
+    """When an unworked MQL goes back to a nurture status (lead status only: lifecycle never
+    moves backwards)."""
+
+    after_days: float
+    below: float
+    to_status: str
+    max_times: int
+    activity_properties: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How scores become lead statuses and lifecycle stages."""
+
+    mql_threshold: float
+    fit_minimum: float
+    hysteresis: float
+    mql_status: str
+    mql_stage: str
+    qualify_from: frozenset[str]
+    sales_statuses: frozenset[str]
+    sales_stage_from: str
+    owner_means_sales: bool
+    recycle: Recycle | None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The whole validated scoring config, ready for `connector.scoring.evaluate`."""
+
+    source: str
+    fit: tuple[Rule, ...]
+    engagement: tuple[Rule, ...]
+    hand_raise: tuple[Rule, ...]
+    groups: Mapping[str, Group]
+    fit_cap: float | None
+    engagement_cap: float | None
+    total_cap: float | None
+    half_life_seconds: float
+    fit_bands: tuple[float, ...]
+    engagement_bands: tuple[float, ...]
+    policy: Policy
+    contact_properties: frozenset[str]
+    # Condition rules compiled for speed (connector.matcher); not part of the config's value.
+    fit_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+    engagement_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+    hand_raise_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        conditional = [r for r in self.engagement if r.condition is not None]
+        for name, rules in (("fit_matcher", self.fit), ("engagement_matcher", conditional),
+                            ("hand_raise_matcher", self.hand_raise)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, Matcher(rules))
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and validate a scoring config file; ConfigError lists every problem found."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([Problem(source, f"cannot read the scoring config: {e.strerror or e}")])
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}: line {mark.line + 1}, column {mark.column + 1}" if mark else source
+        what = getattr(e, "problem", None) or str(e)
+        context = getattr(e, "context", None)
+        raise ConfigError([Problem(where, f"invalid YAML: {what}"
+                                   + (f" ({context})" if context else ""))]) from None
+    return parse_rules(data, source)
+
+
+def parse_rules(data: Any, source: str) -> RuleSet:
+    """Validate an already-parsed config mapping; ConfigError lists every problem found."""
+    return _Parser(source).parse(data)
+
+
+class _Parser:
+    """Walks the config once, collecting every problem before giving up."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[Problem] = []
+
+    # -- reporting and typed reads -------------------------------------------------------------
+    def bad(self, where: str, message: str) -> None:
+        self.problems.append(Problem(f"{self.source}: {where}" if where else self.source, message))
+
+    def mapping(self, value: Any, where: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.bad(where, f"must be a mapping of keys to values, got {_kind(value)}")
+            return {}
+        return value
+
+    def keys(self, data: dict, allowed: tuple[str, ...], where: str) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                more = f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
+                self.bad(f"{where}.{key}" if where else str(key), f"unknown key {key!r}{more}")
+
+    def number(self, data: dict, key: str, where: str, default: Any = None, *,
+               minimum: float | None = None, positive: bool = False) -> Any:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.bad(f"{where}.{key}", f"must be a number, got {value!r}")
+            return default
+        if positive and value <= 0:
+            self.bad(f"{where}.{key}", f"must be greater than 0, got {value}")
+            return default
+        if minimum is not None and value < minimum:
+            self.bad(f"{where}.{key}", f"must be at least {minimum:g}, got {value}")
+            return default
+        return float(value)
+
+    def text(self, data: dict, key: str, where: str, default: Any = None, *,
+             required: bool = False, allow_empty: bool = False) -> Any:
+        if key not in data or data[key] is None:
+            if required:
+                self.bad(f"{where}.{key}", "is required")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or (not allow_empty and not value.strip()):
+            self.bad(f"{where}.{key}", f"must be non-empty text, got {value!r}")
+            return default
+        return value.strip()
+
+    def texts(self, data: dict, key: str, where: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.bad(f"{where}.{key}", f"must be a list of text values, got {value!r}")
+            return default
+        return tuple(v.strip() for v in value)
+
+    def property_name(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, str) or not _PROPERTY_NAME.match(value):
+            self.bad(where, f"must be a HubSpot internal property name (lower case, digits and _, "
+                            f"e.g. 'jobtitle'), got {value!r}")
+            return None
+        return value
+
+    # -- the document --------------------------------------------------------------------------
+    def parse(self, data: Any) -> RuleSet:
+        if not isinstance(data, dict):
+            self.bad("", f"the scoring config must be a YAML mapping, got {_kind(data)}")
+            raise ConfigError(self.problems)
+        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy"), "")
+        if data.get("version", 1) != 1:
+            self.bad("version", f"unsupported version {data['version']!r} (this connector reads 1)")
+
+        decay = self.mapping(data.get("decay"), "decay")
+        self.keys(decay, ("half_life_days",), "decay")
+        half_life = self.number(decay, "half_life_days", "decay", 30.0, positive=True) * DAY
+
+        groups = self.groups(self.mapping(data.get("groups"), "groups"))
+        rules_data = self.mapping(data.get("rules"), "rules")
+        self.keys(rules_data, SECTIONS, "rules")
+        sections: dict[str, tuple[Rule, ...]] = {}
+        seen: dict[str, str] = {}
+        for section in SECTIONS:
+            sections[section] = self.section(section, rules_data.get(section), groups, seen)
+        self.check_groups(groups, sections)
+
+        caps = self.mapping(data.get("caps"), "caps")
+        self.keys(caps, ("fit", "engagement", "total"), "caps")
+        fit_cap = self.number(caps, "fit", "caps", None, positive=True)
+        engagement_cap = self.number(caps, "engagement", "caps", None, positive=True)
+        total_cap = self.number(caps, "total", "caps", 100.0, positive=True)
+
+        grade = self.mapping(data.get("grade"), "grade")
+        self.keys(grade, ("fit", "engagement"), "grade")
+        fit_bands = self.bands(grade, "fit", (40.0, 20.0))
+        engagement_bands = self.bands(grade, "engagement", (40.0, 15.0))
+
+        policy = self.policy(self.mapping(data.get("policy"), "policy"))
+        if self.problems:
+            raise ConfigError(self.problems)
+        assert policy is not None
+        return RuleSet(
+            source=self.source, fit=sections["fit"], engagement=sections["engagement"],
+            hand_raise=sections["hand_raise"], groups=groups, fit_cap=fit_cap,
+            engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
+            fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
+            contact_properties=_contact_properties(sections, policy),
+        )
+
+    def groups(self, data: dict) -> dict[str, Group]:
+        groups: dict[str, Group] = {}
+        for name, spec in data.items():
+            where = f"groups.{name}"
+            spec = self.mapping(spec, where)
+            self.keys(spec, ("max", "min", "label"), where)
+            high = self.number(spec, "max", where)
+            low = self.number(spec, "min", where)
+            if high is None and low is None:
+                self.bad(where, "needs max and/or min: a group without either caps nothing")
+            if high is not None and low is not None and low > high:
+                self.bad(f"{where}.min", f"min {low:g} is greater than max {high:g}")
+            label = self.text(spec, "label", where, str(name).replace("_", " ").capitalize())
+            groups[str(name)] = Group(str(name), high, low, label)
+        return groups
+
+    def check_groups(self, groups: dict[str, Group], sections: dict[str, tuple[Rule, ...]]):
+        used: dict[str, set[str]] = {}
+        for section, rules in sections.items():
+            for rule in rules:
+                if rule.group:
+                    used.setdefault(rule.group, set()).add(section)
+        for name in groups:
+            if name not in used:
+                self.bad(f"groups.{name}", "is not used by any rule (a misspelt group name?)")
+            elif len(used[name]) > 1:
+                self.bad(f"groups.{name}", f"mixes rules from {' and '.join(sorted(used[name]))}: "
+                                           "a group caps points within one score")
+
+    def bands(self, data: dict, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+        if key not in data:
+            return default
+        value = data[key]
+        where = f"grade.{key}"
+        if (not isinstance(value, list) or not value or len(value) > 4
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)):
+            self.bad(where, f"must be a list of 1 to 4 numbers (band minimums), got {value!r}")
+            return default
+        if any(a <= b for a, b in zip(value, value[1:])):
+            self.bad(where, f"band minimums must go down strictly (best band first), got {value!r}")
+            return default
+        return tuple(float(v) for v in value)
+
+    # -- rules ---------------------------------------------------------------------------------
+    def section(self, section: str, value: Any, groups: dict[str, Group],
+                seen: dict[str, str]) -> tuple[Rule, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.bad(f"rules.{section}", f"must be a list of rules, got {_kind(value)}")
+            return ()
+        rules = []
+        for index, spec in enumerate(value):
+            rule = self.rule(section, index, spec, groups, seen)
+            if rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    def rule(self, section: str, index: int, spec: Any, groups: dict[str, Group],
+             seen: dict[str, str]) -> Rule | None:
+        base = f"rules.{section}[{index}]"
+        if not isinstance(spec, dict):
+            self.bad(base, f"must be a mapping (name, label, property, ...), got {_kind(spec)}")
+            return None
+        name = spec.get("name")
+        where = f"{base} {name!r}" if isinstance(name, str) else base
+        before = len(self.problems)
+
+        allowed = ("name", "label", "property", *OPERATORS)
+        if section == "fit":
+            allowed += ("points", "group")
+        elif section == "engagement":
+            allowed += ("points", "per_unit", "max", "within_days", "date_property", "group",
+                        "half_life_days")
+        else:
+            allowed += ("within_days", "date_property")
+        self.keys(spec, allowed, where)
+
+        if not isinstance(name, str) or not _RULE_NAME.match(name):
+            self.bad(f"{where}.name", f"is required: letters, digits, _ or -, got {name!r}")
+        elif name in seen:
+            self.bad(f"{where}.name", f"duplicate rule name {name!r} (first used at {seen[name]})")
+        else:
+            seen[name] = base
+        label = self.text(spec, "label", where, required=True)
+
+        operators = [op for op in OPERATORS if op in spec]
+        per_unit = self.number(spec, "per_unit", where, positive=True) if "per_unit" in spec else None
+        condition = None
+        if per_unit is not None or "per_unit" in spec:
+            if operators:
+                self.bad(f"{where}.{operators[0]}", "a per_unit rule counts a number: it takes no "
+                                                    "condition operator")
+        elif len(operators) != 1:
+            self.bad(where, "needs exactly one condition operator "
+                            f"({', '.join(OPERATORS)}), found {len(operators) or 'none'}"
+                     + (f": {', '.join(operators)}" if operators else ""))
+        else:
+            try:
+                condition = compile_condition(operators[0], spec[operators[0]])
+            except ValueError as e:
+                self.bad(f"{where}.{operators[0]}", str(e))
+
+        properties = self.rule_properties(spec, where, operators, per_unit is not None)
+
+        points = 0.0
+        max_points = None
+        if section == "hand_raise":
+            pass
+        elif "per_unit" in spec:
+            if "points" in spec:
+                self.bad(f"{where}.points", "a per_unit rule takes per_unit and max, not points")
+            max_points = self.number(spec, "max", where, positive=True)
+            if max_points is None and "max" not in spec:
+                self.bad(f"{where}.max", "is required for a per_unit rule (the most points it may "
+                                         "add), so one heavy reader cannot outscore everyone")
+        else:
+            if "max" in spec:
+                self.bad(f"{where}.max", "only a per_unit rule takes max")
+            if "points" not in spec:
+                self.bad(f"{where}.points", "is required")
+            else:
+                points = self.number(spec, "points", where, 0.0) or 0.0
+                if points == 0 and isinstance(spec["points"], (int, float)):
+                    self.bad(f"{where}.points", "must not be 0 (a rule that adds nothing)")
+
+        within = self.number(spec, "within_days", where, positive=True)
+        date_property = None
+        if "date_property" in spec:
+            date_property = self.property_name(spec["date_property"], f"{where}.date_property")
+        if within is not None and "date_property" not in spec:
+            self.bad(f"{where}.within_days", "needs date_property: the date the window is read from")
+        if within is not None and points < 0:
+            # An expiring penalty would raise the score as time passes; penalties hold until the
+            # property itself changes.
+            self.bad(f"{where}.within_days", "a negative rule cannot expire (its penalty would "
+                                             "raise the score as time passes)")
+        half_life = self.number(spec, "half_life_days", where, positive=True)
+        if half_life is not None and "per_unit" not in spec:
+            self.bad(f"{where}.half_life_days", "only a per_unit rule decays")
+
+        group = None
+        if "group" in spec:
+            group = spec["group"]
+            if not isinstance(group, str) or group not in groups:
+                known = ", ".join(groups) or "none declared"
+                self.bad(f"{where}.group", f"unknown group {group!r} (groups: {known})")
+                group = None
+
+        if len(self.problems) > before:
+            return None
+        return Rule(
+            name=name, label=label, section=section, properties=properties, condition=condition,
+            points=points, per_unit=per_unit, max_points=max_points,
+            within_seconds=within * DAY if within is not None else None,
+            date_property=date_property, group=group,
+            half_life_seconds=half_life * DAY if half_life is not None else None,
+            reason=(Reason(name, label, round_half_up(points))
+                    if condition is not None and section != "hand_raise" else
+                    Reason(name, label, 0, hand_raise=True) if section == "hand_raise" else None),
+        )
+
+    def rule_properties(self, spec: dict, where: str, operators: list[str],
+                        per_unit: bool) -> tuple[str, ...]:
+        value = spec.get("property")
+        if value is None:
+            if operators == ["email_domain_in"]:
+                return ("email",)  # the only place a domain lives on a contact
+            self.bad(f"{where}.property", "is required")
+            return ()
+        values = value if isinstance(value, list) else [value]
+        if per_unit and len(values) != 1:
+            self.bad(f"{where}.property", "a per_unit rule counts exactly one property")
+            return ()
+        if not values:
+            self.bad(f"{where}.property", "must name at least one property")
+            return ()
+        names = tuple(self.property_name(v, f"{where}.property") for v in values)
+        return tuple(n for n in names if n)
+
+    # -- policy --------------------------------------------------------------------------------
+    def policy(self, data: dict) -> Policy | None:
+        w = "policy"
+        self.keys(data, ("mql_threshold", "fit_minimum", "hysteresis", "mql_status",
+                         "qualify_from_statuses", "sales_statuses", "sales_stage_from",
+                         "owner_means_sales", "recycle"), w)
+        threshold = self.number(data, "mql_threshold", w, 60.0, minimum=0)
+        fit_minimum = self.number(data, "fit_minimum", w, 0.0)
+        hysteresis = self.number(data, "hysteresis", w, 10.0, minimum=0)
+        if hysteresis > threshold:
+            self.bad(f"{w}.hysteresis", f"{hysteresis:g} is larger than mql_threshold {threshold:g}")
+        mql_status = self.text(data, "mql_status", w, hp.MQL_STATUS)
+        qualify_from = self.texts(data, "qualify_from_statuses", w, ("", "NEW", "OPEN"))
+        sales = self.texts(data, "sales_statuses", w, DEFAULT_SALES_STATUSES)
+        stage_from = self.text(data, "sales_stage_from", w, "salesqualifiedlead")
+        if stage_from not in LIFECYCLE_ORDER:
+            self.bad(f"{w}.sales_stage_from", f"unknown lifecycle stage {stage_from!r} (one of: "
+                                              f"{', '.join(LIFECYCLE_ORDER)})")
+        elif LIFECYCLE_ORDER.index(stage_from) <= LIFECYCLE_ORDER.index("marketingqualifiedlead"):
+            self.bad(f"{w}.sales_stage_from", "must come after marketingqualifiedlead, or the "
+                                              "connector would leave alone the MQLs it makes")
+        for status in set(qualify_from) & set(sales):
+            self.bad(f"{w}.qualify_from_statuses", f"{status!r} is also a sales status")
+        if mql_status in sales:
+            self.bad(f"{w}.mql_status", f"{mql_status!r} is also a sales status")
+        owner = data.get("owner_means_sales", False)
+        if not isinstance(owner, bool):
+            self.bad(f"{w}.owner_means_sales", f"must be true or false, got {owner!r}")
+            owner = False
+
+        recycle = None
+        if data.get("recycle") is not None:
+            recycle = self.recycle(self.mapping(data["recycle"], f"{w}.recycle"), threshold,
+                                   hysteresis, mql_status, sales)
+        if recycle is not None:
+            qualify_from = (*qualify_from, recycle.to_status)  # recycled contacts can requalify
+        return Policy(threshold, fit_minimum, hysteresis, mql_status, "marketingqualifiedlead",
+                      frozenset(qualify_from), frozenset(sales), stage_from, owner, recycle)
+
+    def recycle(self, data: dict, threshold: float, hysteresis: float, mql_status: str,
+                sales: tuple[str, ...]) -> Recycle | None:
+        w = "policy.recycle"
+        self.keys(data, ("after_days", "below", "to_status", "max_times", "activity_properties"), w)
+        after = self.number(data, "after_days", w, 30.0, positive=True)
+        below = self.number(data, "below", w, threshold - hysteresis)
+        if below > threshold - hysteresis:
+            self.bad(f"{w}.below", f"{below:g} must be at most mql_threshold - hysteresis "
+                                   f"({threshold - hysteresis:g}), or a recycled contact would "
+                                   "qualify again at once")
+        to_status = self.text(data, "to_status", w, "OPEN")
+        if to_status in sales or to_status == mql_status:
+            self.bad(f"{w}.to_status", f"{to_status!r} must be a nurture status, not a sales or "
+                                       "MQL status")
+        max_times = data.get("max_times", 2)
+        if isinstance(max_times, bool) or not isinstance(max_times, int) or max_times < 0:
+            self.bad(f"{w}.max_times", f"must be a whole number >= 0, got {max_times!r}")
+            max_times = 0
+        activity = self.texts(data, "activity_properties", w,
+                              ("hs_last_sales_activity_timestamp", "notes_last_contacted"))
+        for i, prop in enumerate(activity):
+            self.property_name(prop, f"{w}.activity_properties[{i}]")
+        return Recycle(after, below, to_status, max_times, activity)
+
+
+def _contact_properties(sections: dict[str, tuple[Rule, ...]], policy: Policy) -> frozenset[str]:
+    props = {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "hubspot_owner_id", *hp.CONNECTOR_PROPERTY_NAMES}
+    for rules in sections.values():
+        for rule in rules:
+            props.update(rule.properties)
+            if rule.date_property:
+                props.add(rule.date_property)
+    if policy.recycle:
+        props.update(policy.recycle.activity_properties)
+    return frozenset(props)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
+        type(value), type(value).__name__)

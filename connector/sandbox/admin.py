@@ -1,0 +1,102 @@
+"""Admin endpoints under /_sandbox/ (outside HubSpot's namespace; no auth, not counted, not
+rate limited), plus the wiring of the webhook sender and the activity clock.
+
+    GET  /_sandbox/stats                          counters (see docs/sandbox.md)
+    POST /_sandbox/stats/reset                    zero them
+    POST /_sandbox/activity                       JSON array of activities -> rollups, webhooks
+    GET  /_sandbox/truth                          hidden propensity and who became a customer
+    POST /_sandbox/contacts/{id}/sales-update     {"properties": {...}} as a salesperson in the UI
+    POST /_sandbox/contacts/{id}/privacy-delete   GDPR delete (privacyDeletion + deletion events)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from connector.sandbox import errors
+from connector.sandbox.portal import CONTACTS
+
+if TYPE_CHECKING:
+    from connector.sandbox.server import Sandbox
+
+log = logging.getLogger(__name__)
+_CONTACT_ACTION = re.compile(r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete)\Z")
+
+
+def handle(sb: "Sandbox", method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:
+    body = _json(raw)
+    if path == "/_sandbox/stats" and method == "GET":
+        return 200, sb.snapshot()
+    if path == "/_sandbox/stats/reset" and method == "POST":
+        sb.reset_stats()
+        return 200, sb.snapshot()
+    if path == "/_sandbox/activity" and method == "POST":
+        return 200, sb.portal.apply_activity(body)
+    if path == "/_sandbox/truth" and method == "GET":
+        return 200, {"contacts": sb.portal.truth}
+    m = _CONTACT_ACTION.match(path)
+    if m and method == "POST":
+        cid = m["id"]
+        if m["action"] == "privacy-delete":
+            if not sb.portal.archive(CONTACTS, cid, source="CRM_UI", source_id=_user(sb),
+                                     privacy=True):
+                raise errors.not_found(f"Contact {cid} does not exist.")
+            return 204, None
+        values = (body or {}).get("properties") if isinstance(body, dict) else None
+        # A salesperson in the UI: changeSource CRM_UI, sourceId "userId:<id>" (the shape of
+        # HubSpot's webhook payloads for UI edits), and the UI may set an earlier lifecycle stage.
+        updated, missing = sb.portal.update_many(CONTACTS, [(cid, values)], source="CRM_UI",
+                                                 source_id=_user(sb), enforce_lifecycle=False)
+        if missing:
+            raise errors.not_found(f"Contact {cid} does not exist.")
+        record = updated[0]
+        return 200, sb.portal.render(record, [k for k in record.properties
+                                              if not k.startswith("_")])
+    raise errors.not_found(f"No sandbox endpoint {method} {path}.")
+
+
+def _user(sb: "Sandbox") -> str:
+    owner = sb.portal.owners[0] if sb.portal.owners else {"userId": 1}
+    return f"userId:{owner.get('userId', 1)}"
+
+
+def _json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise errors.bad_request(f"Invalid input JSON: {exc}") from None
+
+
+def make_webhook_sender(sb: "Sandbox") -> Any:
+    from connector.sandbox.webhooks import WebhookSender, default_subscriptions, load_subscriptions
+
+    cfg = sb.config
+    subs = (load_subscriptions(cfg.subscriptions) if cfg.subscriptions
+            else default_subscriptions(cfg.webhook_format))
+    return WebhookSender(cfg.webhook_url, cfg.client_secret, portal_id=sb.portal.portal_id,
+                         app_id=sb.portal.app_id, fmt=cfg.webhook_format, subscriptions=subs)
+
+
+def run_activity_clock(sb: "Sandbox", tick_s: float = 1.0) -> None:
+    """Feed the generator's ActivityClock into the portal until the sandbox stops."""
+    from connector.sandbox.generator import ActivityClock
+
+    clock = ActivityClock(sb.config.seed, sb.config.activity_rate)
+    last = time.monotonic()
+    while not sb._stopping.wait(tick_s):
+        now = time.monotonic()
+        with sb.portal.lock:
+            ids = [str(i) for i in sb.portal.stores[CONTACTS].order]
+        items = clock.next_batch(ids, sb.portal.now(), now - last)
+        last = now
+        if items:
+            try:
+                sb.portal.apply_activity(items)
+            except errors.ApiError as exc:  # a generator bug: log it, keep serving
+                log.warning("activity clock produced invalid items: %s", exc.message)

@@ -1,0 +1,599 @@
+"""The sandbox portal's state and HubSpot's semantics for it: records, validation, writes, events.
+
+Every public method takes the portal lock for as short as it can: writes build a new properties
+dict and swap it in (copy on write), so readers render records without holding the lock.
+Change events go to `publish` after the lock is released.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from connector.sandbox import errors, search
+from connector.sandbox.errors import ApiError
+from connector.sandbox.properties import (DEFAULT_PROPERTIES_ON_READ, DEFAULT_PROPERTY_GROUPS,
+                                          ENGAGEMENT_PROPERTIES, LIFECYCLE_STAGE_ORDER,
+                                          READ_ONLY_CONTACT_PROPERTIES, contact_properties)
+from connector.sandbox.values import iso_ms, normalize
+
+CONTACTS = "contacts"
+ENGAGEMENT_TYPES = tuple(ENGAGEMENT_PROPERTIES)
+ALWAYS_RETURNED = ("hs_object_id", "createdate", "lastmodifieddate")
+ENGAGEMENT_ALWAYS = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
+MAX_BATCH = 100  # batch read/create/update/upsert inputs (hubspot-facts.md: "100 inputs")
+MAX_ASSOCIATION_IDS = 1000  # associations v4 batch read (hubspot-facts.md)
+# Association type ids, contact -> engagement (HUBSPOT_DEFINED), from the table on
+# https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide ("Association type
+# id values"): contact to call 193, email 197, meeting 199, note 201, task 203.
+CONTACT_TO = {"calls": 193, "emails": 197, "meetings": 199, "notes": 201, "tasks": 203}
+# Changes made by a private app's API calls arrive as changeSource INTEGRATION with the app id as
+# sourceId (payloads captured from live portals in public code, e.g. contact.propertyChange
+# {"changeSource": "INTEGRATION", "sourceId": "<appId>"}; the values are listed on
+# https://developers.hubspot.com/docs/api/webhooks "changeSource").
+INTEGRATION = "INTEGRATION"
+# Where activity-driven rollup changes come from, as HubSpot's property history names them.
+ACTIVITY_SOURCE = {"page_view": "ANALYTICS", "form_submission": "FORM",
+                   "meeting_booked": "MEETINGS"}
+
+
+@dataclass
+class Record:
+    id: str
+    properties: dict[str, str | None]
+    created_at: str
+    updated_at: str
+    archived: bool = False
+    archived_at: str | None = None
+    history: dict[str, list[dict]] | None = None  # newest first; only properties changed here
+
+
+@dataclass
+class Store:
+    """The records of one object type, with their property definitions."""
+    object_type: str
+    definitions: dict[str, dict]
+    records: dict[str, Record] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)  # active ids, ascending
+    next_id: int = 1
+
+    def add(self, record: Record) -> None:
+        self.records[record.id] = record
+        if not record.archived:
+            bisect.insort(self.order, int(record.id))
+        self.next_id = max(self.next_id, int(record.id) + 1)
+
+    def deactivate(self, rid: str) -> None:
+        i = bisect.bisect_left(self.order, int(rid))
+        if i < len(self.order) and self.order[i] == int(rid):
+            del self.order[i]
+
+
+class Portal:
+    """In-memory HubSpot portal: contacts, engagements, associations, properties, owners."""
+
+    def __init__(self, seeded: Any, *, clock: Callable[[], float] = time.time,
+                 publish: Callable[[list[dict]], None] | None = None) -> None:
+        self.lock = threading.Lock()
+        self.clock = clock
+        self.publish = publish
+        self.portal_id: int = seeded.portal_id
+        self.app_id: int = seeded.app_id
+        self.owners: list[dict] = list(seeded.owners)
+        self.truth: dict[str, dict] = dict(getattr(seeded, "truth", {}) or {})
+        self.groups: dict[str, list[dict]] = {CONTACTS: copy.deepcopy(DEFAULT_PROPERTY_GROUPS)}
+        self.stores: dict[str, Store] = {
+            CONTACTS: Store(CONTACTS, {d["name"]: d for d in contact_properties(self.owners)})}
+        for kind, defs in ENGAGEMENT_PROPERTIES.items():
+            self.stores[kind] = Store(kind, {d["name"]: copy.deepcopy(d) for d in defs})
+            self.groups[kind] = [{"name": f"{kind[:-1]}information", "label": "Information",
+                                  "displayOrder": 0, "archived": False}]
+        self.merged_into: dict[str, str] = {}
+        self.email_index: dict[str, str] = {}
+        contacts = self.stores[CONTACTS]
+        for obj in seeded.contacts:
+            contacts.add(_record(obj))
+            email = obj["properties"].get("email")
+            if email:
+                self.email_index[email.lower()] = obj["id"]
+        for kind, objs in (getattr(seeded, "engagements", None) or {}).items():
+            for obj in objs:
+                self.stores[kind].add(_record(obj))
+        # associations[kind][contact_id] -> engagement ids
+        self.associations: dict[str, dict[str, list[str]]] = {k: {} for k in ENGAGEMENT_TYPES}
+        for kind, links in (getattr(seeded, "associations", None) or {}).items():
+            self.associations[kind] = {cid: list(ids) for cid, ids in links.items()}
+
+    # ---- time ---------------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+
+    # ---- reads --------------------------------------------------------------------------------
+    def store(self, object_type: str) -> Store:
+        try:
+            return self.stores[object_type]
+        except KeyError:
+            raise errors.bad_request(f"Unknown object type {object_type!r}.") from None
+
+    def count(self, object_type: str = CONTACTS) -> int:
+        return len(self.stores[object_type].order)
+
+    def read_names(self, object_type: str, requested: Iterable[str] | None) -> list[str]:
+        """The property names a read returns: the asked-for known ones plus the always-present."""
+        defs = self.stores[object_type].definitions
+        always = ALWAYS_RETURNED if object_type == CONTACTS else ENGAGEMENT_ALWAYS
+        if not requested:
+            base = DEFAULT_PROPERTIES_ON_READ if object_type == CONTACTS else ()
+            return list(dict.fromkeys([*base, *always]))
+        # Unknown names in `properties` are ignored on reads, not an error.
+        return list(dict.fromkeys([*(n for n in requested if n in defs), *always]))
+
+    def render(self, record: Record, names: list[str], history: list[str] | None = None) -> dict:
+        props = record.properties
+        out: dict[str, Any] = {"id": record.id, "properties": {n: props.get(n) for n in names},
+                               "createdAt": record.created_at, "updatedAt": record.updated_at,
+                               "archived": record.archived}
+        if record.archived_at:
+            out["archivedAt"] = record.archived_at
+        if history:
+            out["propertiesWithHistory"] = {n: _history(record, n) for n in history
+                                            if n in self._defs_for(record)}
+        return out
+
+    def _defs_for(self, record: Record) -> dict[str, dict]:
+        for s in self.stores.values():
+            if s.records.get(record.id) is record:
+                return s.definitions
+        return {}
+
+    def page(self, object_type: str, after: str | None, limit: int,
+             archived: bool) -> tuple[list[Record], str | None]:
+        store = self.store(object_type)
+        with self.lock:
+            if archived:
+                ids = sorted(int(r.id) for r in store.records.values()
+                             if r.archived and r.id not in self.merged_into
+                             and not r.properties.get("_privacy_deleted"))
+            else:
+                ids = store.order
+            start = bisect.bisect_left(ids, int(after)) if after else 0
+            chunk = ids[start:start + limit + 1]
+            records = [store.records[str(i)] for i in chunk[:limit]]
+        next_after = str(chunk[limit]) if len(chunk) > limit else None
+        return records, next_after
+
+    def get(self, object_type: str, rid: str, archived: bool = False,
+            id_property: str | None = None) -> Record | None:
+        store = self.store(object_type)
+        if id_property == "email" and object_type == CONTACTS:
+            rid = self.email_index.get(rid.lower(), "")
+        elif id_property not in (None, "hs_object_id"):
+            raise errors.bad_request(f"Unsupported idProperty {id_property!r}.")
+        rid = self.merged_into.get(rid, rid)  # a merged-away id reads as the merged record
+        record = store.records.get(rid)
+        if record is None or record.archived != archived:
+            return None
+        return record
+
+    def search(self, object_type: str, body: Any, raw_length: int) -> tuple[int, list[Record],
+                                                                             int | None, Any]:
+        store = self.store(object_type)
+        type_of = lambda name: (store.definitions.get(name) or {}).get("type")  # noqa: E731
+        request = search.parse(body, raw_length, type_of)
+        with self.lock:
+            snapshot = [(str(i), store.records[str(i)].properties) for i in store.order]
+        total, ids, next_after = search.run(request, snapshot, type_of)
+        return total, [store.records[i] for i in ids], next_after, request
+
+    # ---- validation ---------------------------------------------------------------------------
+    def _validate(self, store: Store, values: Any, *, allow_read_only: bool = False
+                  ) -> dict[str, str | None]:
+        """Normalized values, or ApiError 400 naming every bad property (HubSpot lists them all)."""
+        if not isinstance(values, dict):
+            raise errors.bad_request("Invalid input JSON: `properties` must be an object.")
+        out: dict[str, str | None] = {}
+        bad: list[dict] = []
+        read_only = (READ_ONLY_CONTACT_PROPERTIES if store.object_type == CONTACTS else
+                     {n for n, d in store.definitions.items()
+                      if d.get("modificationMetadata", {}).get("readOnlyValue")})
+        for name, value in values.items():
+            definition = store.definitions.get(name)
+            if definition is None:
+                bad.append({"isValid": False, "message": f'Property "{name}" does not exist',
+                            "error": "PROPERTY_DOESNT_EXIST", "name": name})
+                continue
+            if name in read_only and not allow_read_only:
+                # Calculated properties are not writable through the API: HubSpot answers
+                # READ_ONLY_VALUE (https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
+                # marks them "calculated"; the error name as HubSpot's validation results use it).
+                bad.append({"isValid": False,
+                            "message": f"{name} is a read only property; its value cannot be set.",
+                            "error": "READ_ONLY_VALUE", "name": name})
+                continue
+            stored, problem = normalize(definition, value)
+            if problem:
+                bad.append(problem)
+            else:
+                out[name] = stored
+        if bad:
+            raise errors.invalid_properties(bad)
+        return out
+
+    # ---- writes -------------------------------------------------------------------------------
+    def create(self, object_type: str, values: Any, associations: Any = None, *,
+               source: str = INTEGRATION, source_id: str | None = None) -> Record:
+        return self.create_many(object_type, [(values, associations)], source=source,
+                                source_id=source_id)[0]
+
+    def create_many(self, object_type: str, inputs: list[tuple[Any, Any]], *,
+                    source: str = INTEGRATION, source_id: str | None = None) -> list[Record]:
+        """Create records all or nothing: any invalid input fails the whole request."""
+        store = self.store(object_type)
+        source_id = source_id if source_id is not None else str(self.app_id)
+        prepared = [(self._validate(store, values), self._parse_associations(assoc))
+                    for values, assoc in inputs]
+        if object_type != CONTACTS:
+            for props, _ in prepared:
+                if not props.get("hs_timestamp"):
+                    raise errors.invalid_properties([{
+                        "isValid": False, "message": "hs_timestamp is required",
+                        "error": "REQUIRED_PROPERTY", "name": "hs_timestamp"}])
+        events: list[dict] = []
+        created: list[Record] = []
+        with self.lock:
+            emails = [p.get("email", "").lower() for p, _ in prepared if p.get("email")]
+            for email in emails:
+                if email in self.email_index or emails.count(email) > 1:
+                    existing = self.email_index.get(email, "")
+                    # HubSpot's answer to a duplicate email on create: 409 CONFLICT,
+                    # "Contact already exists. Existing ID: <id>".
+                    raise errors.conflict(f"Contact already exists. Existing ID: {existing}")
+            now_ms = self.now_ms()
+            stamp = iso_ms(now_ms)
+            for props, links in prepared:
+                rid = str(self._next_id(store))
+                props = {k: v for k, v in props.items() if v != ""}
+                if object_type == CONTACTS:
+                    props.update(hs_object_id=rid, createdate=stamp, lastmodifieddate=stamp)
+                    if props.get("lifecyclestage"):
+                        props.update(_stage_dates(props["lifecyclestage"], stamp))
+                else:
+                    props.update(hs_object_id=rid, hs_createdate=stamp, hs_lastmodifieddate=stamp)
+                record = Record(rid, props, stamp, stamp)
+                store.add(record)
+                created.append(record)
+                if object_type == CONTACTS:
+                    if props.get("email"):
+                        self.email_index[props["email"].lower()] = rid
+                    events.append(_event("creation", rid, now_ms, source, source_id))
+                    events += [_event("propertyChange", rid, now_ms, source, source_id,
+                                      propertyName=k, propertyValue=v) for k, v in props.items()]
+                else:
+                    for contact_id in links:
+                        self.associations[object_type].setdefault(contact_id, []).append(rid)
+        self._publish(events)
+        return created
+
+    def _next_id(self, store: Store) -> int:
+        if store.object_type == CONTACTS:
+            return store.next_id
+        # Engagement ids share one id space across types, as the generator's do.
+        return max(self.stores[k].next_id for k in ENGAGEMENT_TYPES)
+
+    def _parse_associations(self, associations: Any) -> list[str]:
+        """Contact ids an engagement create links to (`associations[].to.id`)."""
+        out = []
+        for a in associations or ():
+            try:
+                out.append(str(a["to"]["id"]))
+            except (KeyError, TypeError):
+                raise errors.bad_request("Each association needs to.id and types.") from None
+        return out
+
+    def update_many(self, object_type: str, inputs: list[tuple[str, Any]], *,
+                    id_property: str | None = None, source: str = INTEGRATION,
+                    source_id: str | None = None, enforce_lifecycle: bool = True,
+                    allow_read_only: bool = False) -> tuple[list[Record], list[str]]:
+        """Apply updates; (updated records, ids not found). Any invalid value fails them all."""
+        store = self.store(object_type)
+        source_id = source_id if source_id is not None else str(self.app_id)
+        prepared = [(rid, self._validate(store, values, allow_read_only=allow_read_only))
+                    for rid, values in inputs]
+        events: list[dict] = []
+        updated: list[Record] = []
+        missing: list[str] = []
+        with self.lock:
+            now_ms = self.now_ms()
+            for rid, values in prepared:
+                record = self.get(object_type, rid, id_property=id_property)
+                if record is None:
+                    missing.append(rid)
+                    continue
+                events += self._apply(store, record, values, now_ms, source, source_id,
+                                      enforce_lifecycle=enforce_lifecycle)
+                updated.append(record)
+        self._publish(events)
+        return updated, missing
+
+    def _apply(self, store: Store, record: Record, values: dict[str, str | None], now_ms: int,
+               source: str, source_id: str | None, *, enforce_lifecycle: bool) -> list[dict]:
+        """Swap in the record's new properties (lock held); return the change events."""
+        props = dict(record.properties)
+        stamp = iso_ms(now_ms)
+        if store.object_type == CONTACTS and enforce_lifecycle and "lifecyclestage" in values:
+            if _is_backwards(props.get("lifecyclestage"), values["lifecyclestage"]):
+                # Lifecycle stage only moves forward through the API: an earlier stage is not
+                # applied (the request still succeeds, other properties are written); clear it
+                # with "" first, in a separate request. See docs/sandbox.md "Lifecycle stage".
+                values = {k: v for k, v in values.items() if k != "lifecyclestage"}
+        changed = {k: v for k, v in values.items() if (props.get(k) or "") != (v or "")}
+        if store.object_type == CONTACTS and changed.get("lifecyclestage"):
+            changed.update({k: v for k, v in _stage_dates(changed["lifecyclestage"], stamp).items()
+                            if not props.get(k)})
+        if "email" in changed and store.object_type == CONTACTS:
+            old = props.get("email")
+            if old:
+                self.email_index.pop(old.lower(), None)
+            if changed["email"]:
+                self.email_index[changed["email"].lower()] = record.id
+        history = record.history if record.history is not None else {}
+        for name, value in changed.items():
+            entries = history.setdefault(name, _history(record, name))
+            entries.insert(0, {"value": value or "", "timestamp": stamp, "sourceType": source,
+                               "sourceId": source_id})
+        props.update(changed)
+        # Every write bumps lastmodifieddate (search can filter on it).
+        if store.object_type == CONTACTS:
+            props["lastmodifieddate"] = stamp
+        else:
+            props["hs_lastmodifieddate"] = stamp
+        record.properties = props
+        record.updated_at = stamp
+        record.history = history
+        if store.object_type != CONTACTS:
+            return []
+        return [_event("propertyChange", record.id, now_ms, source, source_id,
+                       propertyName=k, propertyValue=v or "") for k, v in changed.items()]
+
+    def upsert_many(self, inputs: list[tuple[str, Any]], id_property: str
+                    ) -> list[tuple[Record, bool]]:
+        """Contacts by email: update when found, else create. Validation first, all or nothing."""
+        if id_property != "email":
+            raise errors.bad_request("Upsert supports idProperty \"email\" in the sandbox.")
+        store = self.stores[CONTACTS]
+        for _, values in inputs:
+            self._validate(store, values)
+        out: list[tuple[Record, bool]] = []
+        for email, values in inputs:
+            existing = self.get(CONTACTS, email, id_property="email")
+            if existing is not None:
+                updated, _ = self.update_many(CONTACTS, [(existing.id, values)])
+                out.append((updated[0], False))
+            else:
+                out.append((self.create(CONTACTS, {**values, "email": email}), True))
+        return out
+
+    def archive(self, object_type: str, rid: str, *, source: str = INTEGRATION,
+                source_id: str | None = None, privacy: bool = False) -> bool:
+        store = self.store(object_type)
+        source_id = source_id if source_id is not None else str(self.app_id)
+        with self.lock:
+            record = store.records.get(rid)
+            if record is None or record.archived:
+                return False
+            now_ms = self.now_ms()
+            record.archived, record.archived_at = True, iso_ms(now_ms)
+            store.deactivate(rid)
+            if record.properties.get("email"):
+                self.email_index.pop(record.properties["email"].lower(), None)
+            if privacy:  # GDPR delete: gone for good, not listed as archived either
+                record.properties = {**record.properties, "_privacy_deleted": "true"}
+        events = []
+        if object_type == CONTACTS:
+            # A privacy deletion also fires contact.deletion (hubspot-facts.md, webhooks).
+            if privacy:
+                events.append(_event("privacyDeletion", rid, now_ms, source, source_id))
+            events.append(_event("deletion", rid, now_ms, source, source_id))
+        self._publish(events)
+        return True
+
+    def merge(self, primary_id: str, other_id: str) -> Record:
+        """Merge `other` into `primary`: primary keeps its values, fills blanks from other."""
+        store = self.stores[CONTACTS]
+        source_id = str(self.app_id)
+        with self.lock:
+            primary = store.records.get(primary_id)
+            other = store.records.get(other_id)
+            if primary is None or other is None or primary.archived or other.archived:
+                raise errors.not_found(f"Contact {primary_id if primary is None else other_id} "
+                                       "does not exist.")
+            if primary_id == other_id:
+                raise errors.bad_request("Cannot merge a contact into itself.")
+            now_ms = self.now_ms()
+            fill = {k: v for k, v in other.properties.items()
+                    if v not in (None, "") and not primary.properties.get(k)
+                    and k not in ALWAYS_RETURNED and k in store.definitions}
+            merged = ";".join(filter(None, [primary.properties.get("hs_merged_object_ids"),
+                                            other_id]))
+            fill["hs_merged_object_ids"] = merged
+            self._apply(store, primary, fill, now_ms, INTEGRATION, source_id,
+                        enforce_lifecycle=False)
+            other.archived, other.archived_at = True, iso_ms(now_ms)
+            store.deactivate(other_id)
+            if other.properties.get("email"):
+                self.email_index[other.properties["email"].lower()] = primary_id
+            self.merged_into[other_id] = primary_id
+            for links in self.associations.values():
+                moved = links.pop(other_id, [])
+                if moved:
+                    links.setdefault(primary_id, []).extend(moved)
+        self._publish([_event("merge", primary_id, now_ms, INTEGRATION, source_id,
+                              primaryObjectId=int(primary_id), mergedObjectIds=[int(other_id)],
+                              newObjectId=int(primary_id))])
+        return primary
+
+    def apply_activity(self, items: list[dict]) -> dict[str, int]:
+        """Apply `POST /_sandbox/activity` items with the activity module; validate all first."""
+        from connector.sandbox import activity  # the other helper's module: rollup rules
+
+        if not isinstance(items, list):
+            raise errors.bad_request("Expected a JSON array of activities.")
+        problems = [f"[{i}] {msg}" for i, item in enumerate(items)
+                    if (msg := activity.validate_activity(item))]
+        if problems:
+            raise errors.bad_request("Invalid activity: " + "; ".join(problems[:20]))
+        store = self.stores[CONTACTS]
+        applied = engagements = 0
+        unknown: list[str] = []
+        for item in items:
+            cid = str(item["contactId"])
+            events: list[dict] = []
+            with self.lock:
+                record = self.get(CONTACTS, cid)
+                if record is None:
+                    unknown.append(cid)
+                    continue
+                effect = activity.apply_activity(dict(record.properties), item, self.now())
+                now_ms = self.now_ms()
+                source = ACTIVITY_SOURCE.get(item["type"], "EMAIL")
+                if effect.changes:
+                    events = self._apply(store, record, dict(effect.changes), now_ms, source,
+                                         None, enforce_lifecycle=False)
+            for kind, props in effect.new_engagements:
+                self.create(kind, props, [{"to": {"id": record.id}}], source=source)
+                engagements += 1
+            self._publish(events)
+            applied += 1
+        return {"applied": applied, "engagements": engagements, "unknownContacts": len(unknown)}
+
+    # ---- properties ---------------------------------------------------------------------------
+    def property_groups(self, object_type: str) -> list[dict]:
+        self.store(object_type)
+        return self.groups[object_type]
+
+    def create_group(self, object_type: str, body: Any) -> dict:
+        groups = self.property_groups(object_type)
+        if not isinstance(body, dict) or not body.get("name") or not body.get("label"):
+            raise errors.bad_request("A property group needs `name` and `label`.")
+        with self.lock:
+            if any(g["name"] == body["name"] for g in groups):
+                raise errors.conflict(f"A property group named {body['name']} already exists.")
+            group = {"name": body["name"], "label": body["label"],
+                     "displayOrder": int(body.get("displayOrder", -1)), "archived": False}
+            groups.append(group)
+        return group
+
+    def create_property(self, object_type: str, body: Any) -> dict:
+        store = self.store(object_type)
+        if not isinstance(body, dict):
+            raise errors.bad_request("Invalid input JSON.")
+        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+        if missing:
+            raise errors.bad_request(f"Missing required fields: {', '.join(missing)}.")
+        if body["type"] not in ("string", "number", "date", "datetime", "enumeration", "bool",
+                                "phone_number"):
+            raise errors.bad_request(f"Unknown property type {body['type']!r}.")
+        if not any(g["name"] == body["groupName"] for g in self.groups[object_type]):
+            raise errors.bad_request(f"Property group {body['groupName']} does not exist.")
+        stamp = iso_ms(self.now_ms())
+        definition = {
+            "name": body["name"], "label": body["label"], "type": body["type"],
+            "fieldType": body["fieldType"], "groupName": body["groupName"],
+            "description": body.get("description", ""),
+            "options": _options(body.get("options") or []),
+            "displayOrder": body.get("displayOrder", -1), "calculated": False,
+            "externalOptions": False, "hasUniqueValue": bool(body.get("hasUniqueValue")),
+            "hidden": bool(body.get("hidden")), "hubspotDefined": False,
+            "formField": bool(body.get("formField")),
+            "modificationMetadata": {"archivable": True, "readOnlyDefinition": False,
+                                     "readOnlyValue": False},
+            "createdAt": stamp, "updatedAt": stamp, "archived": False}
+        with self.lock:
+            if body["name"] in store.definitions:
+                raise errors.conflict(f"A property named '{body['name']}' already exists.")
+            store.definitions = {**store.definitions, body["name"]: definition}
+        return definition
+
+    def update_property(self, object_type: str, name: str, body: Any) -> dict:
+        store = self.store(object_type)
+        if not isinstance(body, dict):
+            raise errors.bad_request("Invalid input JSON.")
+        with self.lock:
+            current = store.definitions.get(name)
+            if current is None:
+                raise errors.not_found(f"Property {name} does not exist.")
+            if current["modificationMetadata"].get("readOnlyDefinition") and set(body) - {
+                    "options"}:
+                raise errors.bad_request(f"Property {name} is read-only: only its options can "
+                                         "be changed.")
+            updated = dict(current)
+            for key in ("label", "description", "groupName", "fieldType", "type",
+                        "displayOrder", "hidden", "formField"):
+                if key in body:
+                    updated[key] = body[key]
+            if "options" in body:
+                # PATCH with `options` REPLACES the whole list (hubspot-facts.md, CRM semantics;
+                # https://developers.hubspot.com/docs/api/crm/properties "Update a property").
+                updated["options"] = _options(body["options"])
+            updated["updatedAt"] = iso_ms(self.now_ms())
+            store.definitions = {**store.definitions, name: updated}
+        return updated
+
+    # ---- events -------------------------------------------------------------------------------
+    def _publish(self, events: list[dict]) -> None:
+        if events and self.publish is not None:
+            self.publish(events)
+
+
+def _record(obj: dict) -> Record:
+    return Record(str(obj["id"]), dict(obj["properties"]), obj["createdAt"], obj["updatedAt"],
+                  bool(obj.get("archived")), obj.get("archivedAt"))
+
+
+def _history(record: Record, name: str) -> list[dict]:
+    if record.history and name in record.history:
+        return list(record.history[name])
+    value = record.properties.get(name)
+    if value in (None, ""):
+        return []
+    # Values that predate the sandbox's own history: one entry, as an import.
+    return [{"value": value, "timestamp": record.created_at, "sourceType": "IMPORT",
+             "sourceId": None}]
+
+
+def _is_backwards(current: str | None, new: str | None) -> bool:
+    if not current or not new or current not in LIFECYCLE_STAGE_ORDER \
+            or new not in LIFECYCLE_STAGE_ORDER:
+        return False  # clearing, setting from blank and custom stages are always applied
+    return LIFECYCLE_STAGE_ORDER.index(new) < LIFECYCLE_STAGE_ORDER.index(current)
+
+
+def _stage_dates(stage: str, stamp: str) -> dict[str, str]:
+    # The calculated date-entered properties HubSpot sets on entering a stage
+    # (hubspot-facts.md, "Date-entered properties").
+    return {f"hs_lifecyclestage_{stage}_date": stamp, f"hs_v2_date_entered_{stage}": stamp}
+
+
+def _options(options: list[dict]) -> list[dict]:
+    out = []
+    for i, o in enumerate(options):
+        if not isinstance(o, dict) or "value" not in o or "label" not in o:
+            raise errors.bad_request("Each option needs `label` and `value`.")
+        out.append({"label": o["label"], "value": o["value"],
+                    "displayOrder": o.get("displayOrder", i), "hidden": bool(o.get("hidden")),
+                    **({"description": o["description"]} if "description" in o else {})})
+    return out
+
+
+def _event(kind: str, object_id: str, occurred_ms: int, source: str, source_id: str | None,
+           **extra: Any) -> dict:
+    return {"type": kind, "objectId": int(object_id), "occurredAt": occurred_ms,
+            "changeSource": source, "sourceId": source_id, **extra}

@@ -1,0 +1,110 @@
+"""`connector setup`: make the portal ready, idempotently, and say what was (or would be) done.
+
+Creates the connector's property group and properties, adds the `MQL` option to hs_lead_status
+while keeping every existing option, checks the token's scopes, upgrades the store's schema, and
+lists the webhook subscriptions the rules need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector import hubspot_properties as hp
+from connector.errors import ScopeError
+from connector.gateway import Gateway
+from connector.rules import RuleSet
+from connector.store import Store
+
+# Scope -> why the connector needs it (developers.hubspot.com/docs/apps/legacy-apps/authentication/scopes).
+REQUIRED_SCOPES: dict[str, str] = {
+    "crm.objects.contacts.read": "read contacts and their engagement rollups (search, batch read)",
+    "crm.objects.contacts.write": "write lead status, lifecycle stage and the score properties",
+    "crm.schemas.contacts.read": "read property definitions (hs_lead_status options)",
+    "crm.schemas.contacts.write": "create the connector's properties and add the MQL option",
+}
+OPTIONAL_SCOPES: dict[str, str] = {
+    "crm.objects.owners.read": "show owner names in explanations",
+}
+# Legacy contact subscriptions the webhook worker acts on (HubSpot webhooks API,
+# developers.hubspot.com/docs/api/webhooks#webhook-subscriptions).
+OBJECT_SUBSCRIPTIONS = ("contact.creation", "contact.deletion", "contact.privacyDeletion",
+                        "contact.merge", "contact.restore")
+
+
+@dataclass
+class SetupReport:
+    done: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    subscriptions: list[str] = field(default_factory=list)
+
+
+def webhook_subscriptions(rules: RuleSet) -> list[str]:
+    """Every subscription the rules need: object events plus a propertyChange per property read."""
+    own = set(hp.CONNECTOR_PROPERTY_NAMES)
+    watched = sorted(p for p in rules.contact_properties if p not in own and p not in ("hs_object_id", "lastmodifieddate", "createdate"))
+    return list(OBJECT_SUBSCRIPTIONS) + [f"contact.propertyChange:{p}" for p in watched]
+
+
+def check_scopes(gateway: Gateway, token: str) -> list[str]:
+    """Raise ScopeError naming every missing required scope; return the missing optional ones."""
+    granted = gateway.token_scopes(token)
+    if granted is None:  # HubSpot could not say: the calls themselves will tell
+        return []
+    missing = [s for s in REQUIRED_SCOPES if s not in granted]
+    if missing:
+        raise ScopeError("the access token lacks required scopes: " + ", ".join(missing)
+                         + " (add them to the app in HubSpot, then use its new token)", scopes=missing)
+    return [s for s in OPTIONAL_SCOPES if s not in granted]
+
+
+def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str, *, dry_run: bool) -> SetupReport:
+    report = SetupReport()
+    for scope in check_scopes(gateway, token):
+        report.warnings.append(f"optional scope {scope} not granted: cannot {OPTIONAL_SCOPES[scope]}")
+    verb = "would create" if dry_run else "created"
+
+    if gateway.get_group(hp.GROUP_NAME) is None:
+        if not dry_run:
+            gateway.create_group(hp.GROUP_NAME, hp.GROUP_LABEL)
+        report.done.append(f"{verb} property group {hp.GROUP_NAME}")
+    else:
+        report.already.append(f"property group {hp.GROUP_NAME}")
+
+    for definition in hp.PROPERTY_DEFINITIONS:
+        existing = gateway.get_property(definition["name"])
+        if existing is None:
+            if not dry_run:
+                gateway.create_property(definition)
+            report.done.append(f"{verb} property {definition['name']} ({definition['type']})")
+        elif existing.get("type") != definition["type"]:
+            report.warnings.append(f"property {definition['name']} exists with type {existing.get('type')}, "
+                                   f"expected {definition['type']}: rename or delete it in HubSpot")
+        else:
+            report.already.append(f"property {definition['name']}")
+
+    lead_status = gateway.get_property(hp.LEAD_STATUS)
+    if lead_status is None:
+        report.warnings.append("hs_lead_status does not exist in this portal: lead statuses cannot be written")
+    else:
+        options = list(lead_status.get("options") or [])
+        if any(o.get("value") == hp.MQL_STATUS for o in options):
+            report.already.append(f"hs_lead_status option {hp.MQL_STATUS}")
+        else:
+            # PATCH with `options` REPLACES the list (hubspot-facts.md): send every existing option.
+            order = max([int(o.get("displayOrder", 0) or 0) for o in options] + [-1]) + 1
+            new_options = [_option(o) for o in options] + [dict(hp.MQL_OPTION, displayOrder=order)]
+            if not dry_run:
+                gateway.update_property(hp.LEAD_STATUS, {"options": new_options})
+            report.done.append(f"{'would add' if dry_run else 'added'} option {hp.MQL_STATUS} to hs_lead_status "
+                               f"(keeping its {len(options)} options)")
+
+    if store is not None and not dry_run:
+        store.upgrade()
+        report.done.append("state store schema up to date")
+    report.subscriptions = webhook_subscriptions(rules)
+    return report
+
+
+def _option(o: dict) -> dict:
+    return {k: o[k] for k in ("label", "value", "displayOrder", "hidden", "description") if k in o}

@@ -1,0 +1,220 @@
+"""The scheduled sync: pull contacts, score and decide (pure core), write back what changed.
+
+    search pages ──► WritePath.plan ──► checkpoint in the store ──► writer threads ──► batch update
+                     (one read brings every input)  (histories + outbox)               (≤100, changed values only)
+
+Reads are bounded by HubSpot's search limit (5/s), writes by the 10-second window: writer threads
+overlap the two so a run takes about as long as its reads. Each page's decisions are committed (as
+an outbox) before any is written, and each write is confirmed afterwards (connector.writeback), so
+a run killed anywhere is finished by the next one. The incremental cursor is the start of the last
+complete run, never later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from connector import hubspot_properties as hp
+from connector.gateway import BATCH_SIZE, Gateway
+from connector.rules import RuleSet
+from connector.store import PlannedWrite, Run, Store
+from connector.writeback import PlannedChange, Tally, WritePath, parse_ms
+
+log = logging.getLogger(__name__)
+
+CURSOR = "contacts.lastmodifieddate"
+ECHO = "contacts.own_writes"  # see SyncJob._lower_bound
+
+
+@dataclass
+class RunSummary:
+    kind: str
+    dry_run: bool = False
+    pulled: int = 0
+    scored: int = 0
+    changed: int = 0
+    written: int = 0
+    failed: int = 0
+    recovered: int = 0
+    mql_new: int = 0
+    by_path: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    took_s: float = 0.0
+    run_id: int | None = None
+    window_from: int | None = None
+    planned: list[PlannedChange] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"sync done kind={self.kind}{' dry-run' if self.dry_run else ''} pulled={self.pulled} "
+                f"scored={self.scored} changed={self.changed} written={self.written} failed={self.failed} "
+                f"new_mqls={self.mql_new} requests={self.requests} 429s={self.rate_limited} "
+                f"retries={self.retries} took={self.took_s:.1f}s")
+
+    def as_dict(self) -> dict:
+        data = {k: v for k, v in self.__dict__.items() if k != "planned"}
+        data["planned"] = [p.__dict__ for p in self.planned[:50]]
+        return data
+
+
+class SyncJob:
+    """One sync run. Construct, then `run(full=...)`."""
+
+    def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
+                 overlap_s: float = 300.0, dry_run: bool = False, limit: int | None = None,
+                 writers: int = 2, progress: Callable[[int, int], None] | None = None,
+                 clock: Callable[[], float] = time.time, keep_planned: int = 0):
+        self.gateway = gateway
+        self.store = store
+        self.overlap_ms = int(overlap_s * 1000)
+        self.dry_run = dry_run
+        self.limit = limit
+        self.writers = writers
+        self.progress = progress
+        self.clock = clock
+        self.path = WritePath(gateway, store, rules, clock=clock,
+                              keep_planned=10_000 if dry_run else keep_planned)
+
+    def run(self, *, full: bool = False) -> RunSummary:
+        started = self.clock()
+        tally = Tally()
+        kind = "full" if full else "incremental"
+        # One sync runs at a time (the worker's lock), so every sync write still planned is a dead
+        # run's; the webhook worker's in-flight writes are its own to finish.
+        recovered = 0 if self.dry_run else self.path.finish_planned(tally, kinds=("full", "incremental"))
+        cursor = self.store.get_cursor(CURSOR)
+        if kind == "incremental" and cursor is None:
+            kind = "full"  # nothing synced yet: an incremental run would have no lower bound
+        run = self._resume_or_start(kind, cursor)
+        try:
+            self._process(run, tally)
+        except BaseException as exc:
+            if not self.dry_run:
+                self.store.fail_run(run.id, f"{type(exc).__name__}: {exc}", self._now_ms())
+            raise
+        if not self.dry_run:
+            complete = self.limit is None
+            self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None)
+            if complete and tally.written:
+                self.store.set_cursor(ECHO + ".from", run.started_at)
+                self.store.set_cursor(ECHO + ".until", tally.last_write_ms or self._now_ms())
+                self.store.set_cursor(ECHO + ".count", tally.written)
+        counters = self.gateway.counters
+        return RunSummary(kind=kind, dry_run=self.dry_run, pulled=tally.pulled, scored=tally.scored,
+                          changed=tally.changed, written=tally.written, failed=tally.failed, recovered=recovered,
+                          mql_new=tally.mql_new, by_path=dict(tally.by_path), requests=counters.requests,
+                          rate_limited=counters.rate_limited, retries=counters.retries,
+                          took_s=self.clock() - started, run_id=run.id, window_from=run.window_from,
+                          planned=tally.planned)
+
+    def _resume_or_start(self, kind: str, cursor: int | None) -> Run:
+        window_from = self._lower_bound(cursor) if kind == "incremental" else None
+        if self.dry_run:
+            return Run(0, kind, "dry-run", self._now_ms(), window_from, None, {})
+        unfinished = self.store.unfinished_run(kind)
+        if unfinished is not None:
+            log.info("resuming %s run %s after contact %s", kind, unfinished.id, unfinished.checkpoint_id)
+            return unfinished
+        return self.store.start_run(kind, self._now_ms(), window_from)
+
+    def _lower_bound(self, cursor: int | None) -> int | None:
+        """Where an incremental window starts: the last complete run's start minus an overlap for
+        search lag (results lag writes by "a few moments": developers.hubspot.com/docs/api/crm/search).
+
+        That overlap would also re-find every contact the connector itself wrote within it, run
+        after run. So once a run has seen the echo of every write of the writing run before it
+        (each written contact came back carrying its new `lsc_last_scored`), the search index has
+        caught up to the end of those writes, and the window may start just after them.
+        """
+        if cursor is None:
+            return None
+        bound = cursor - self.overlap_ms
+        horizon = self.store.get_cursor(ECHO + ".confirmed")
+        if horizon is not None and horizon < cursor:
+            bound = max(bound, horizon + 1)
+        return bound
+
+    def _process(self, run: Run, tally: Tally) -> None:
+        filters = []
+        if run.window_from is not None:
+            filters = [
+                {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(run.window_from)},
+                {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(run.started_at)},
+            ]
+        echo = _EchoCounter(self.store) if run.kind == "incremental" and not self.dry_run else None
+        pending: list[PlannedWrite] = []
+        futures: list[Future] = []
+        # Bounded memory: at most this many batches queued for the writers before reading waits.
+        slots = threading.BoundedSemaphore(self.writers * 2)
+        with ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="writer") as pool:
+            def submit(batch: list[PlannedWrite]) -> None:
+                slots.acquire()
+                future = pool.submit(self.path.write, batch, tally)
+                future.add_done_callback(lambda _f: slots.release())
+                futures.append(future)
+                _raise_first_error(futures)
+
+            pages = self.gateway.iter_search(properties=self.path.properties, filters=filters, after_id=run.checkpoint_id)
+            for page in pages:
+                if self.limit is not None:
+                    page = page[: max(0, self.limit - tally.pulled)]
+                    if not page:
+                        break
+                planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None)
+                if not self.dry_run:
+                    self.store.checkpoint(run.id, str(page[-1]["id"]), tally.counts(), histories, planned, self._now_ms())
+                    pending.extend(planned)
+                    while len(pending) >= BATCH_SIZE:
+                        submit(pending[:BATCH_SIZE])
+                        pending = pending[BATCH_SIZE:]
+                if self.progress:
+                    self.progress(tally.pulled, 0)
+                if self.limit is not None and tally.pulled >= self.limit:
+                    break
+            if pending:
+                submit(pending)
+        _raise_first_error(futures, wait=True)
+        if echo is not None:
+            echo.settle()
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+
+class _EchoCounter:
+    """Counts contacts whose `lsc_last_scored` falls in the last writing run's span (see
+    SyncJob._lower_bound); when all of that run's writes came back, the span's end is confirmed."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.start = store.get_cursor(ECHO + ".from")
+        self.end = store.get_cursor(ECHO + ".until")
+        self.expected = store.get_cursor(ECHO + ".count")
+        self.seen = 0
+
+    def see(self, props: dict) -> None:
+        if self.expected is None or self.start is None or self.end is None:
+            return
+        at = parse_ms(props.get(hp.LAST_SCORED))
+        if at is not None and self.start <= at <= self.end:
+            self.seen += 1
+
+    def settle(self) -> None:
+        if self.expected is not None and self.end is not None and self.seen >= self.expected:
+            self.store.set_cursor(ECHO + ".confirmed", self.end)
+
+
+def _raise_first_error(futures: list[Future], wait: bool = False) -> None:
+    """Surface a writer thread's fatal error (bad token, daily limit, store) in the reading thread."""
+    for future in list(futures):
+        if wait or future.done():
+            error = future.exception()
+            if error is not None:
+                raise error
+            futures.remove(future)

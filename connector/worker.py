@@ -1,0 +1,114 @@
+"""`connector worker` / `connector run`: scheduled syncs and the webhook queue consumer.
+
+APScheduler runs an incremental sync every SYNC_INTERVAL_MINUTES and a full pass on FULL_SYNC_CRON
+(both with max_instances=1 and coalescing, and one lock between them, so syncs never overlap). The
+queue consumer polls the store continuously in its own thread. `connector run` also serves the
+webhook endpoint from the same process (the single-machine default, with SQLite).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from connector.consumer import WebhookConsumer
+from connector.errors import ConnectorError, DailyLimitError
+from connector.sync import SyncJob
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """The scheduler and the consumer loop; `start()` then `stop()`."""
+
+    def __init__(self, ctx: Any, *, poll_s: float = 0.2):
+        self.ctx = ctx
+        self.poll_s = poll_s
+        self.sync_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules)
+        self._thread = threading.Thread(target=self._consume_forever, name="webhook-consumer", daemon=True)
+
+    def start(self) -> None:
+        s = self.ctx.settings
+        self.scheduler.add_job(self.sync, "interval", minutes=s.sync_interval_minutes, kwargs={"full": False},
+                               id="incremental-sync", max_instances=1, coalesce=True, next_run_time=_now_dt())
+        self.scheduler.add_job(self.sync, CronTrigger.from_crontab(s.full_sync_cron, timezone="UTC"),
+                               kwargs={"full": True}, id="full-sync", max_instances=1, coalesce=True)
+        self.scheduler.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.scheduler.shutdown(wait=True)
+        self._thread.join(timeout=30)
+
+    def sync(self, full: bool) -> None:
+        if not self.sync_lock.acquire(blocking=False):
+            log.info("a sync is already running; skipping this %s run", "full" if full else "incremental")
+            return
+        try:
+            summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
+                              overlap_s=self.ctx.settings.search_overlap_minutes * 60).run(full=full)
+            log.info(summary.line())
+        except DailyLimitError as exc:
+            log.error("sync stopped: %s", exc)
+        except ConnectorError as exc:
+            log.error("sync failed: %s (the next run resumes it)", exc)
+        finally:
+            self.sync_lock.release()
+
+    def _consume_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                result = self.consumer.run_once()
+            except ConnectorError as exc:
+                log.error("webhook batch failed: %s (its events will be taken again)", exc)
+                self.stopping.wait(5.0)
+                continue
+            if result.events:
+                log.info(result.line())
+            else:
+                self.stopping.wait(self.poll_s)
+
+
+def run_worker(ctx: Any, *, with_web: bool = False) -> int:
+    worker = Worker(ctx)
+    server = None
+    if with_web:
+        from werkzeug.serving import make_server
+
+        from connector.web import create_app
+
+        app = create_app(ctx.settings)
+        server = make_server("0.0.0.0", ctx.settings.port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+        log.info("webhook endpoint listening on port %s", ctx.settings.port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    log.info("worker started: incremental sync every %s min, full sync '%s'",
+             ctx.settings.sync_interval_minutes, ctx.settings.full_sync_cron)
+    while not stop.wait(1.0):
+        pass
+    log.info("stopping")
+    if server is not None:
+        server.shutdown()
+    worker.stop()
+    return 0
+
+
+def _now_dt():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+__all__ = ["Worker", "run_worker"]

@@ -1,0 +1,176 @@
+"""The one path from HubSpot contacts to confirmed writes, shared by the sync and the webhook worker.
+
+    plan:   contacts + stored histories --evaluate--> PlannedWrite (changed) / history (unchanged)
+    write:  batch update (≤100) --> confirm in the store (history, audit, score) or record the failure
+    finish: planned writes left by a killed process are re-checked against HubSpot, then confirmed
+            or written, so nothing is lost and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Sequence
+
+from connector import hubspot_properties as hp
+from connector.evaluate import evaluate, reasons_text
+from connector.gateway import BATCH_SIZE, Gateway
+from connector.model import Contact, Evaluation, History
+from connector.rules import RuleSet
+from connector.store import PlannedWrite, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlannedChange:
+    """A change as shown by --dry-run and the demo."""
+
+    contact_id: str
+    changes: dict[str, str]
+    previous: dict[str, str | None]
+    why: str
+
+
+@dataclass
+class Tally:
+    """What a run did; updated from the reading thread and the writer threads."""
+
+    pulled: int = 0
+    scored: int = 0
+    changed: int = 0
+    written: int = 0
+    failed: int = 0
+    mql_new: int = 0
+    by_path: dict[str, int] = field(default_factory=dict)
+    planned: list[PlannedChange] = field(default_factory=list)
+    last_write_ms: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {"pulled": self.pulled, "scored": self.scored, "changed": self.changed,
+                "written": self.written, "failed": self.failed}
+
+
+class WritePath:
+    """Plans, writes and confirms contact changes for one rule set."""
+
+    def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
+                 clock: Callable[[], float] = time.time, keep_planned: int = 0):
+        self.gateway = gateway
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.keep_planned = keep_planned
+        # Every scoring input in the same read: the rules' properties, ours, status and stage.
+        self.properties = sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
+                                 | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "lastmodifieddate"})
+
+    def plan(self, contacts: Sequence[dict], run_id: int, tally: Tally,
+             on_contact: Callable[[dict], None] | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
+        """Evaluate contacts (as HubSpot returns them) against their stored histories."""
+        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        stored = self.store.get_histories([str(c["id"]) for c in contacts])
+        planned: list[PlannedWrite] = []
+        unchanged: dict[str, dict] = {}
+        for raw in contacts:
+            cid = str(raw["id"])
+            props = raw.get("properties") or {}
+            result = evaluate(Contact(cid, props), History.from_json(stored.get(cid)), self.rules, now)
+            tally.pulled += 1
+            tally.scored += 1
+            if on_contact is not None:
+                on_contact(props)
+            changes = dict(result.changes)
+            if not changes:
+                unchanged[cid] = result.history.to_json()
+                continue
+            # Every write carries lsc_last_scored: the next sync recognises its own echoes by it.
+            changes.setdefault(hp.LAST_SCORED, iso_ms(now))
+            tally.changed += 1
+            if changes.get(hp.LEAD_STATUS) == hp.MQL_STATUS:
+                tally.mql_new += 1
+                tally.by_path[result.decision.path] = tally.by_path.get(result.decision.path, 0) + 1
+            previous = {k: props.get(k) for k in changes}
+            if len(tally.planned) < self.keep_planned:
+                tally.planned.append(PlannedChange(cid, changes, previous, result.decision.why))
+            planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
+                                        reasons_text(result.score), score_dict(result)))
+        return planned, unchanged
+
+    def write(self, batch: Sequence[PlannedWrite], tally: Tally) -> None:
+        """Send one batch (≤100); confirm what HubSpot applied, record what it refused (207)."""
+        outcome = self.gateway.batch_update_contacts([(w.contact_id, w.changes) for w in batch])
+        ok = set(outcome.ok) - set(outcome.failed)
+        now = int(self.clock() * 1000)
+        written = [w for w in batch if w.contact_id in ok]
+        failed = [(w, outcome.failed.get(w.contact_id, "missing from HubSpot's answer")) for w in batch if w.contact_id not in ok]
+        self.store.confirm_writes(written, now)
+        self.store.record_failures(failed, now)
+        with tally._lock:
+            tally.written += len(written)
+            tally.failed += len(failed)
+            tally.last_write_ms = now
+        for w, error in failed:
+            log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)", w.contact_id, error)
+
+    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None, older_than_ms: int | None = None) -> int:
+        """Confirm or redo writes a killed process planned (runs of `kinds`, planned more than
+        `older_than_ms` ago). Re-reads first, so nothing is written twice."""
+        done = 0
+        seen: set[str] = set()
+        while True:
+            before = None if older_than_ms is None else int(self.clock() * 1000) - older_than_ms
+            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=before)
+                       if w.contact_id not in seen]
+            if not planned:
+                return done
+            seen.update(w.contact_id for w in planned)
+            props = sorted({p for w in planned for p in w.changes})
+            current = {str(c["id"]): c.get("properties") or {} for c in
+                       self.gateway.batch_read_contacts([w.contact_id for w in planned], props)}
+            landed = [w for w in planned if w.contact_id in current
+                      and all(same_value(current[w.contact_id].get(k), v) for k, v in w.changes.items())]
+            now = int(self.clock() * 1000)
+            self.store.confirm_writes(landed, now)
+            self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned if w.contact_id not in current], now)
+            todo = [w for w in planned if w.contact_id in current and w not in landed]
+            if todo:
+                self.write(todo, tally)
+            done += len(planned)
+
+
+def score_dict(result: Evaluation) -> dict:
+    s = result.score
+    return {"total": s.total, "fit": s.fit, "engagement": s.engagement, "grade": s.grade}
+
+
+def same_value(current: str | None, wanted: str) -> bool:
+    """HubSpot may give back a value in another form than written (datetimes, numbers)."""
+    if current == wanted:
+        return True
+    a, b = parse_ms(current), parse_ms(wanted)
+    if a is not None and b is not None:
+        return a == b
+    try:
+        return current is not None and float(current) == float(wanted)
+    except ValueError:
+        return False
+
+
+def iso_ms(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_ms(value: str | None) -> int | None:
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
