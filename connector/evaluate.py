@@ -36,7 +36,7 @@ def evaluate(contact: Contact, history: History, rules: RuleSet, now: datetime) 
 
 def reasons_text(score: Score) -> str:
     """The reasons as HubSpot shows them: one per line, biggest first, at most 1000 characters."""
-    lines = [str(r) for r in score.reasons]
+    lines = [r.text for r in score.reasons]
     text = "\n".join(lines)
     if len(text) <= REASONS_MAX:
         return text
@@ -58,7 +58,7 @@ def _changes(props, score: Score, decision, history: History, now: float) -> dic
                         (hp.ENGAGEMENT_SCORE, score.engagement)):
         text = str(value)
         current = get(name)
-        if current != text and not same_number(current, text):
+        if current != text and (not current or not same_number(current, text)):
             changes[name] = text
     for name, text in ((hp.GRADE, score.grade), (hp.PATH, score.path),
                        (hp.REASONS, reasons_text(score))):

@@ -91,7 +91,9 @@ class Gateway:
                  requests_per_10s: int = 100, search_per_second: int = 5,
                  connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
                  max_attempts: int = 8, max_wait_s: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] = random.random):
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
+                 jitter: Callable[[], float] = random.random):
+        """`clock` and `sleep` drive the rate limiter and the retry waits; tests pass fakes."""
         import hubspot  # the only place the SDK is imported
 
         self._client = hubspot.Client.create(access_token=access_token, host=api_base.rstrip("/"), retry=False)
@@ -106,12 +108,12 @@ class Gateway:
         self._objects_batch = crm.objects.batch_api
         self._owners = crm.owners.owners_api
         self._timeout = (connect_timeout_s, read_timeout_s)
-        self.window = SlidingWindow(requests_per_10s, 10.0)
-        self.search_window = SlidingWindow(search_per_second, 1.0)
+        self.window = SlidingWindow(requests_per_10s, 10.0, clock=clock, sleep=sleep)
+        self.search_window = SlidingWindow(search_per_second, 1.0, clock=clock, sleep=sleep)
         self.counters = Counters()
         self.daily_remaining: int | None = None
         self.daily_limit: int | None = None
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._jitter = jitter
         self._max_attempts = max_attempts
         self._max_wait_s = max_wait_s
@@ -264,7 +266,9 @@ class Gateway:
                                                                                        "Accept": "application/json"},
                                        auth_settings=["oauth2"], response_types_map={}, **kw)
         try:
-            data = self._call("token_info", send)
+            # Few attempts: this is the preflight call, and an unreachable API base should be
+            # reported in seconds, not after the full retry schedule.
+            data = self._call("token_info", send, attempts=3)
         except NotFoundError:
             return None
         scopes = data.get("scopes")
@@ -276,10 +280,10 @@ class Gateway:
 
     # -- the one way every call goes ----------------------------------------------------------
 
-    def _call(self, kind: str, send: Callable[..., Any]) -> Any:
+    def _call(self, kind: str, send: Callable[..., Any], attempts: int | None = None) -> Any:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
-            stop=tenacity.stop_after_attempt(self._max_attempts),
+            stop=tenacity.stop_after_attempt(attempts or self._max_attempts),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=self._before_retry,

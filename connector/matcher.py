@@ -28,15 +28,20 @@ class Matcher:
         for rule in rules:
             for name in rule.properties:
                 by_property.setdefault(name, []).append(rule)
-        self._plan = tuple((name, tuple(on), {}) for name, on in by_property.items())
+        self._plan = tuple((name, tuple(on), {}, _only_domains(on))
+                           for name, on in by_property.items())
         # A rule on several properties (hand-raise on recent and first conversion) may fire twice.
         self._dedupe = any(len(rule.properties) > 1 for rule in rules)
 
     def fired(self, get: Callable[[str], str | None]) -> list[Rule]:
         """The rules met by the values `get(property)` returns, grouped by property."""
         out: list[Rule] = []
-        for name, rules, memo in self._plan:
+        for name, rules, memo, by_domain in self._plan:
             raw = get(name)
+            if by_domain and raw:
+                # Emails are unique; their domains repeat. Remember "@domain", test as is.
+                at = raw.rfind("@")
+                raw = raw[at:] if at >= 0 else ""
             hits = memo.get(raw)
             if hits is None:
                 hits = _test(raw, rules)
@@ -53,3 +58,7 @@ def _test(raw: str | None, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
     if value:
         return tuple(r for r in rules if r.condition.test(value))  # type: ignore[union-attr]
     return tuple(r for r in rules if r.condition.on_empty)  # type: ignore[union-attr]
+
+
+def _only_domains(rules: list[Rule]) -> bool:
+    return all(r.condition is not None and r.condition.operator == "email_domain_in" for r in rules)

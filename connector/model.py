@@ -28,12 +28,20 @@ class Reason:
     label: str
     points: int
     hand_raise: bool = False
+    # Rendered and ranked once at construction: reasons are shown for every contact of every sync.
+    text: str = field(default="", init=False, compare=False, repr=False)
+    rank: tuple[int, str] = field(default=(0, ""), init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.hand_raise:
+            text = f"{self.label} (hand-raise: MQL whatever the score)"
+        else:
+            text = f"{self.label} {'+' if self.points >= 0 else MINUS}{abs(self.points)}"
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "rank", (-abs(self.points), self.rule))  # biggest first
 
     def __str__(self) -> str:
-        if self.hand_raise:
-            return f"{self.label} (hand-raise: MQL whatever the score)"
-        sign = "+" if self.points >= 0 else MINUS
-        return f"{self.label} {sign}{abs(self.points)}"
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)

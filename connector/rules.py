@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class Rule:
     group: str | None = None
     half_life_seconds: float | None = None
     reason: Reason | None = None  # built once for a condition rule: its points never vary
+    property: str = ""  # the first of `properties`: what a count rule counts
+    # A count rule's reasons by rounded points (at most max_points of them), built on first use.
+    reasons: dict[int, Reason] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,10 @@ class Group:
     max_points: float | None
     min_points: float | None
     label: str
+    section: str = ""  # "fit" or "engagement": the score whose rules it caps (set once known)
+    # Cap reasons by (capped value, rounded cut), built on first use: few distinct ones exist.
+    reasons: dict[tuple[float, int], Reason] = field(default_factory=dict, compare=False,
+                                                     repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +120,11 @@ class RuleSet:
     fit_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
     engagement_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
     hand_raise_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
+    counters: tuple[Rule, ...] = field(compare=False, repr=False, default=())  # per-unit rules
 
     def __post_init__(self) -> None:
         conditional = [r for r in self.engagement if r.condition is not None]
+        object.__setattr__(self, "counters", tuple(r for r in self.engagement if r.per_unit))
         for name, rules in (("fit_matcher", self.fit), ("engagement_matcher", conditional),
                             ("hand_raise_matcher", self.hand_raise)):
             if getattr(self, name) is None:
@@ -237,6 +246,10 @@ class _Parser:
         for section in SECTIONS:
             sections[section] = self.section(section, rules_data.get(section), groups, seen)
         self.check_groups(groups, sections)
+        for section, rules in sections.items():
+            for rule in rules:
+                if rule.group in groups:
+                    groups[rule.group] = replace(groups[rule.group], section=section)
 
         caps = self.mapping(data.get("caps"), "caps")
         self.keys(caps, ("fit", "engagement", "total"), "caps")
@@ -413,7 +426,8 @@ class _Parser:
         if len(self.problems) > before:
             return None
         return Rule(
-            name=name, label=label, section=section, properties=properties, condition=condition,
+            name=name, label=label, section=section, properties=properties,
+            property=properties[0] if properties else "", condition=condition,
             points=points, per_unit=per_unit, max_points=max_points,
             within_seconds=within * DAY if within is not None else None,
             date_property=date_property, group=group,

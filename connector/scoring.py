@@ -7,11 +7,15 @@ No IO, no clock, no globals. `now` and every date are float seconds since the ep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import floor
+from operator import attrgetter
 
 from connector.decay import advance
 from connector.model import Contact, History, Reason
 from connector.rules import Rule, RuleSet
 from connector.values import parse_instant, parse_number, round_half_up
+
+_RANK = attrgetter("rank")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,69 +34,130 @@ class Tally:
 
 
 def tally(contact: Contact, history: History, rules: RuleSet, now: float) -> Tally:
-    """Score one contact. Count rules advance their decay state from `history` to `now`."""
+    """Score one contact. Count rules advance their decay state from `history` to `now`.
+
+    One pass, written for speed (it runs for every contact of every sync): sums per score and per
+    group are kept as the rules fire; caps apply after, each as a reason of its own so the reasons
+    add up to what a marketer sees.
+    """
     get = contact.properties.get
     dates: dict[str, float | None] = {}  # several rules read the same date: parse it once
-    points: list[tuple[Rule, float]] = [(rule, rule.points) for rule in rules.fit_matcher.fired(get)]
-    add = points.append
+    reasons: list[Reason] = []
+    groups: dict[str, float] = {}
+    fit = engagement = 0.0
+
+    for rule in rules.fit_matcher.fired(get):
+        fit += rule.points
+        reasons.append(rule.reason)  # type: ignore[arg-type]
+        if rule.group is not None:
+            groups[rule.group] = groups.get(rule.group, 0.0) + rule.points
 
     for rule in rules.engagement_matcher.fired(get):
         window = rule.within_seconds
         if window is None or _recent(rule.date_property, window, get, dates, now):
-            add((rule, rule.points))
+            engagement += rule.points
+            reasons.append(rule.reason)  # type: ignore[arg-type]
+            if rule.group is not None:
+                groups[rule.group] = groups.get(rule.group, 0.0) + rule.points
 
-    previous = {name: (count, units) for name, count, units in history.rollups}
+    previous = {name: (count, units) for name, count, units in history.rollups} \
+        if history.rollups else {}
     elapsed = now - history.at if history.at is not None else 0.0
+    half_life = rules.half_life_seconds
     rollups = []
-    for rule in rules.engagement:
-        if rule.per_unit is None:
-            continue
-        count = parse_number(get(rule.properties[0])) or 0.0
+    for rule in rules.counters:
+        count = parse_number(get(rule.property)) or 0.0
         before = previous.get(rule.name)
-        if before is None and count == 0:
-            continue  # nothing to remember yet: keeps History small for the silent majority
-        backlog_age = 0.0
-        if before is None and rule.date_property:
-            when = _date(rule.date_property, get, dates)
+        if before is None:
+            if count == 0:
+                continue  # nothing to remember yet: keeps History small for the silent majority
+            when = _date(rule.date_property, get, dates) if rule.date_property else None
             backlog_age = now - when if when is not None else 0.0
+        else:
+            backlog_age = 0.0
         count, units = advance(before, elapsed, count, backlog_age,
-                               rule.half_life_seconds or rules.half_life_seconds)
+                               rule.half_life_seconds or half_life)
         rollups.append((rule.name, count, units))
         window = rule.within_seconds
         if units > 0 and (window is None or _recent(rule.date_property, window, get, dates, now)):
-            add((rule, min(units * rule.per_unit, rule.max_points or float("inf"))))
+            value = units * rule.per_unit  # type: ignore[operator]
+            if value > rule.max_points:  # type: ignore[operator]
+                value = rule.max_points  # type: ignore[assignment]
+            engagement += value
+            shown = floor(value + 0.5)  # round_half_up, inlined: this loop is hot
+            if shown:
+                reason = rule.reasons.get(shown)
+                if reason is None:
+                    reason = rule.reasons[shown] = Reason(rule.name, rule.label, shown)
+                reasons.append(reason)
+            if rule.group is not None:
+                groups[rule.group] = groups.get(rule.group, 0.0) + value
 
-    hand_raise = hand_raise_key = None
-    raised = rules.hand_raise_matcher.fired(get)
-    for rule in rules.hand_raise if raised else ():  # config order: the first rule listed wins
-        if rule not in raised:
+    caps: list[Reason] = []
+    for name, value in groups.items():
+        group = rules.groups[name]
+        if group.max_points is not None and value > group.max_points:
+            capped = group.max_points
+        elif group.min_points is not None and value < group.min_points:
+            capped = group.min_points
+        else:
             continue
-        if rule.within_seconds is not None and not _recent(rule.date_property, rule.within_seconds,
-                                                           get, dates, now):
-            continue
-        hand_raise = rule.reason
-        # The same form submission or meeting must not re-qualify a recycled contact: the key
-        # changes only when the contact raises a hand again (another form, a newer date).
-        value = next((get(p) for p in rule.properties if rule.condition.matches(get(p))), "")  # type: ignore[union-attr]
-        stamp = get(rule.date_property) if rule.date_property else ""
-        hand_raise_key = f"{rule.name}|{(value or '').strip().lower()}|{stamp or ''}"
-        break
+        if group.section == "fit":
+            fit += capped - value
+        else:
+            engagement += capped - value
+        key = (capped, round_half_up(capped - value))
+        reason = group.reasons.get(key)
+        if reason is None:
+            reason = group.reasons[key] = Reason(f"cap:{name}",
+                                                 f"{group.label} capped at {capped:g}", key[1])
+        caps.append(reason)
+    if rules.fit_cap is not None and fit > rules.fit_cap:
+        caps.append(Reason("cap:fit", f"Fit capped at {rules.fit_cap:g}",
+                           round_half_up(rules.fit_cap - fit)))
+        fit = rules.fit_cap
+    if rules.engagement_cap is not None and engagement > rules.engagement_cap:
+        caps.append(Reason("cap:engagement", f"Engagement capped at {rules.engagement_cap:g}",
+                           round_half_up(rules.engagement_cap - engagement)))
+        engagement = rules.engagement_cap
 
-    reasons, caps, fit, engagement = _combine(points, rules)
     fit_i, engagement_i = round_half_up(fit), round_half_up(engagement)
-    total = max(0, fit_i + engagement_i)
-    if rules.total_cap is not None and total > rules.total_cap:
+    total = fit_i + engagement_i
+    if total < 0:
+        total = 0
+    elif rules.total_cap is not None and total > rules.total_cap:
         cap = round_half_up(rules.total_cap)
         caps.append(Reason("cap:total", f"Total capped at {cap}", cap - total))
         total = cap
-    reasons.sort(key=_rank)
+    reasons.sort(key=_RANK)
     reasons += caps  # caps explain the sums: after the rules, in the order they apply
+
+    hand_raise, hand_raise_key = _hand_raise(rules, get, dates, now)
     if hand_raise is not None:
         reasons.insert(0, hand_raise)
     grade = _band("ABCDE", fit_i, rules.fit_bands) + _band("12345", engagement_i,
                                                            rules.engagement_bands)
     return Tally(fit_i, engagement_i, total, grade, tuple(reasons), hand_raise, hand_raise_key,
                  tuple(rollups))
+
+
+def _hand_raise(rules: RuleSet, get, dates: dict[str, float | None],
+                now: float) -> tuple[Reason | None, str | None]:
+    """The first hand-raise rule (in config order) that fired, and a key naming that very form
+    submission or meeting: a recycled contact is not re-qualified by the same old one."""
+    raised = rules.hand_raise_matcher.fired(get)
+    if not raised:
+        return None, None
+    for rule in rules.hand_raise:
+        if rule not in raised:
+            continue
+        if rule.within_seconds is not None and not _recent(rule.date_property, rule.within_seconds,
+                                                           get, dates, now):
+            continue
+        value = next((get(p) for p in rule.properties if rule.condition.matches(get(p))), "")  # type: ignore[union-attr]
+        stamp = get(rule.date_property) if rule.date_property else ""
+        return rule.reason, f"{rule.name}|{(value or '').strip().lower()}|{stamp or ''}"
+    return None, None
 
 
 def _date(name: str, get, dates: dict[str, float | None]) -> float | None:
@@ -107,48 +172,6 @@ def _recent(name: str | None, window: float, get, dates: dict[str, float | None]
             now: float) -> bool:
     when = _date(name, get, dates)  # type: ignore[arg-type]
     return when is not None and now - when <= window
-
-
-def _combine(points: list[tuple[Rule, float]], rules: RuleSet
-             ) -> tuple[list[Reason], list[Reason], float, float]:
-    """Fit and engagement sums, with reasons per rule and, apart, group caps and score caps as
-    reasons of their own, so the reasons add up to the score a marketer sees."""
-    reasons = []
-    caps = []
-    sums = {"fit": 0.0, "engagement": 0.0}
-    groups: dict[str, float] = {}
-    for rule, value in points:
-        sums[rule.section] += value
-        if rule.group is not None:
-            groups[rule.group] = groups.get(rule.group, 0.0) + value
-        if rule.reason is not None:
-            reasons.append(rule.reason)
-        else:
-            shown = round_half_up(value)
-            if shown:
-                reasons.append(Reason(rule.name, rule.label, shown))
-    for name, value in groups.items():
-        group = rules.groups[name]
-        capped = value
-        if group.max_points is not None and capped > group.max_points:
-            capped = group.max_points
-        if group.min_points is not None and capped < group.min_points:
-            capped = group.min_points
-        if capped != value:
-            section = next(r.section for r, _ in points if r.group == name)
-            sums[section] += capped - value
-            caps.append(Reason(f"cap:{name}", f"{group.label} capped at {capped:g}",
-                                  round_half_up(capped - value)))
-    for section, cap in (("fit", rules.fit_cap), ("engagement", rules.engagement_cap)):
-        if cap is not None and sums[section] > cap:
-            caps.append(Reason(f"cap:{section}", f"{section.capitalize()} capped at {cap:g}",
-                                  round_half_up(cap - sums[section])))
-            sums[section] = cap
-    return reasons, caps, sums["fit"], sums["engagement"]
-
-
-def _rank(reason: Reason) -> tuple[int, str]:
-    return -abs(reason.points), reason.rule
 
 
 def _band(names: str, value: int, minimums: tuple[float, ...]) -> str:

@@ -42,8 +42,8 @@ def parse_instant(value: str | None) -> float | None:
 def format_instant(seconds: float) -> str:
     """ISO 8601 UTC with milliseconds and Z: the form HubSpot returns, so re-reads compare equal."""
     millis = round_half_up(seconds * 1000)
-    stamp = datetime.fromtimestamp(millis // 1000, _UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{millis % 1000:03d}Z"
+    whole = datetime.fromtimestamp(millis // 1000, _UTC).replace(microsecond=millis % 1000 * 1000)
+    return whole.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def round_half_up(value: float) -> int:

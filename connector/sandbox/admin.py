@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from connector.sandbox.server import Sandbox
 
 log = logging.getLogger(__name__)
-_CONTACT_ACTION = re.compile(r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete)\Z")
+_CONTACT_ACTION = re.compile(
+    r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete)\Z")
 
 
 def handle(sb: "Sandbox", method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:

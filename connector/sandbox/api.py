@@ -11,7 +11,7 @@ https://developers.hubspot.com/docs/api/crm/owners.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -38,6 +38,7 @@ class Ctx:
     body: Any
     raw_length: int
     base_url: str
+    tokens: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -273,6 +274,15 @@ def list_groups(ctx: Ctx) -> tuple[int, dict]:
     return 200, {"results": ctx.portal.property_groups(_object_type(ctx))}
 
 
+def get_group(ctx: Ctx) -> tuple[int, dict]:
+    """GET /crm/v3/properties/{objectType}/groups/{groupName}
+    (https://developers.hubspot.com/docs/api/crm/properties, "Property groups")."""
+    for group in ctx.portal.property_groups(_object_type(ctx)):
+        if group["name"] == ctx.params["groupName"]:
+            return 200, group
+    raise errors.not_found(f"Unable to find property group {ctx.params['groupName']}.")
+
+
 def create_group(ctx: Ctx) -> tuple[int, dict]:
     return 201, ctx.portal.create_group(_object_type(ctx), ctx.body)
 
@@ -328,6 +338,21 @@ def get_owner(ctx: Ctx) -> tuple[int, dict]:
     raise errors.not_found(f"Owner {ctx.params['ownerId']} does not exist.")
 
 
+def access_token_info(ctx: Ctx) -> tuple[int, dict]:
+    """POST /oauth/v2/private-apps/get/access-token-info {"tokenKey": ...}: the token's scopes.
+
+    Documented at the end of https://developers.hubspot.com/docs/api/private-apps ("View access
+    token info"); the answer carries userId, hubId, appId and scopes. An unknown token is 401.
+    """
+    key = ctx.body.get("tokenKey") if isinstance(ctx.body, dict) else None
+    if not isinstance(key, str) or key not in ctx.tokens:
+        raise errors.unauthorized()
+    granted = ctx.tokens[key]
+    return 200, {"userId": int(ctx.portal.owners[0]["userId"]) if ctx.portal.owners else 1,
+                 "hubId": ctx.portal.portal_id, "appId": ctx.portal.app_id,
+                 "scopes": sorted(ALL_SCOPES if granted is None else granted)}
+
+
 def _routes() -> list[Route]:
     c = "/crm/v3/objects/contacts"
     e = "/crm/v3/objects/{objectType}"
@@ -354,6 +379,7 @@ def _routes() -> list[Route]:
         ("DELETE", e + "/{objectId}", archive_object, WRITE),
         ("GET", p + "/groups", list_groups, SCHEMA_READ),
         ("POST", p + "/groups", create_group, SCHEMA_WRITE),
+        ("GET", p + "/groups/{groupName}", get_group, SCHEMA_READ),
         ("GET", p, list_properties, SCHEMA_READ), ("POST", p, create_property, SCHEMA_WRITE),
         ("GET", p + "/{propertyName}", get_property, SCHEMA_READ),
         ("PATCH", p + "/{propertyName}", update_property, SCHEMA_WRITE),
@@ -361,6 +387,7 @@ def _routes() -> list[Route]:
          READ),
         ("GET", "/crm/v3/owners", list_owners, OWNERS_READ),
         ("GET", "/crm/v3/owners/{ownerId}", get_owner, OWNERS_READ),
+        ("POST", "/oauth/v2/private-apps/get/access-token-info", access_token_info, None),
     ]
     routes = []
     for method, template, handler, scope, *search in table:

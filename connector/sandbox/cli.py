@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-secret", default="sandbox-client-secret")
     parser.add_argument("--faults", help='e.g. "500=0.02,503=0.01,slow=0.05:2.0,drop=0.01,seed=3"')
     parser.add_argument("--token", action="append", metavar="TOKEN[:SCOPE,SCOPE]",
-                        help=f"accepted token, repeatable; default {DEFAULT_TOKEN} with every scope")
+                        help=f"accepted token, repeatable; default {DEFAULT_TOKEN}, every scope")
     parser.add_argument("--subscriptions", metavar="FILE",
                         help="a HubSpot project's webhooks-hsmeta.json")
     parser.add_argument("--webhook-format", choices=("legacy", "generic"), default="legacy")

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from connector.sandbox import errors, search
-from connector.sandbox.errors import ApiError
 from connector.sandbox.properties import (DEFAULT_PROPERTIES_ON_READ, DEFAULT_PROPERTY_GROUPS,
                                           ENGAGEMENT_PROPERTIES, LIFECYCLE_STAGE_ORDER,
                                           READ_ONLY_CONTACT_PROPERTIES, contact_properties)
@@ -179,7 +178,8 @@ class Portal:
             raise errors.bad_request(f"Unsupported idProperty {id_property!r}.")
         rid = self.merged_into.get(rid, rid)  # a merged-away id reads as the merged record
         record = store.records.get(rid)
-        if record is None or record.archived != archived:
+        if record is None or record.archived != archived \
+                or record.properties.get("_privacy_deleted"):
             return None
         return record
 
@@ -211,9 +211,10 @@ class Portal:
                             "error": "PROPERTY_DOESNT_EXIST", "name": name})
                 continue
             if name in read_only and not allow_read_only:
-                # Calculated properties are not writable through the API: HubSpot answers
-                # READ_ONLY_VALUE (https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
-                # marks them "calculated"; the error name as HubSpot's validation results use it).
+                # Calculated properties are not writable through the API
+                # (https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
+                # marks them calculated). The code READ_ONLY_VALUE is *unverified*: clients
+                # should key on status 400 and category, not on the code.
                 bad.append({"isValid": False,
                             "message": f"{name} is a read only property; its value cannot be set.",
                             "error": "READ_ONLY_VALUE", "name": name})
@@ -495,7 +496,8 @@ class Portal:
         store = self.store(object_type)
         if not isinstance(body, dict):
             raise errors.bad_request("Invalid input JSON.")
-        missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+        required = ("name", "label", "type", "fieldType", "groupName")
+        missing = [k for k in required if not body.get(k)]
         if missing:
             raise errors.bad_request(f"Missing required fields: {', '.join(missing)}.")
         if body["type"] not in ("string", "number", "date", "datetime", "enumeration", "bool",

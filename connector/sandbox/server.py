@@ -117,10 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         try:
             token = self._token()
-            scopes = sb.config.tokens.get(token, frozenset()) if token in sb.config.tokens \
-                else None
             if token is None or token not in sb.config.tokens:
                 raise errors.unauthorized()
+            scopes = sb.config.tokens[token]  # None: every scope
             if scopes is not None and route.scope and route.scope not in scopes:
                 raise errors.missing_scopes([route.scope])
             decision = sb.limiter.check(token, route.search)
@@ -128,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise decision.error
             headers.update(decision.headers)
             body = self._json(raw)
-            ctx = api.Ctx(sb.portal, params, query, body, len(raw), sb.base_url)
+            ctx = api.Ctx(sb.portal, params, query, body, len(raw), sb.base_url, sb.config.tokens)
             status, payload = route.handler(ctx)
         except ApiError as exc:
             headers.update(exc.headers)

@@ -5,7 +5,9 @@ UTC and read back as YYYY-MM-DD; numbers read back as given but must parse as nu
 thousands separators: https://community.hubspot.com/t5/Developer-Announcements/Upcoming-Increased-validation-for-contact-updates-made-through/m-p/760355);
 enumerations must name one of the options (multi-select: values separated by ";").
 Property types and formats: https://developers.hubspot.com/docs/api/crm/properties
-("Property type and fieldType values").
+("Property type and fieldType values"). INVALID_OPTION and PROPERTY_DOESNT_EXIST are HubSpot's
+codes (quoted in public issues, e.g. gitcoinco/code_fund_ads#479, hubspot-net/HubSpot.NET#50);
+INVALID_DECIMAL and INVALID_DATE are the sandbox's guesses (*unverified*).
 """
 
 from __future__ import annotations

@@ -79,6 +79,27 @@ def clock():
 
 
 @pytest.fixture
+def make_clock():
+    """FakeClock itself, for tests that need clocks at chosen times (conftest is not importable
+    by name: tests/conftest.py is a `conftest` module too)."""
+    return FakeClock
+
+
+@pytest.fixture
+def make_http():
+    """Http clients for any sandbox and token, closed at the end of the test."""
+    made: list[Http] = []
+
+    def make(base_url: str, token: str | None = DEFAULT_TOKEN) -> Http:
+        made.append(Http(base_url, token))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
 def start_sandbox():
     """Start sandboxes with a given config; stop them all at the end of the test."""
     started: list[Sandbox] = []

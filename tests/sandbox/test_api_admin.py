@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from conftest import Http
 from connector.sandbox.portal import INTEGRATION
 
 
@@ -17,9 +18,9 @@ def events(start_sandbox):
     return sb, recorded
 
 
-def test_given_calls_when_reading_stats_then_counted_by_template_and_admin_not(events):
+def test_given_calls_when_reading_stats_then_counted_by_template_and_admin_not(events, make_http):
     sb, _ = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     cid = str(sb.portal.stores["contacts"].order[0])
     http("GET", f"/crm/v3/objects/contacts/{cid}")
     http("GET", f"/crm/v3/objects/contacts/{cid}")
@@ -36,9 +37,9 @@ def test_given_calls_when_reading_stats_then_counted_by_template_and_admin_not(e
     assert reset["requests"] == {}
 
 
-def test_given_api_update_when_applied_then_integration_events_with_app_id(events):
+def test_given_api_update_when_applied_then_integration_events_with_app_id(events, make_http):
     sb, recorded = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     cid = str(sb.portal.stores["contacts"].order[1])
     http("PATCH", f"/crm/v3/objects/contacts/{cid}",
          {"properties": {"hs_lead_status": "UNQUALIFIED"}})
@@ -49,9 +50,9 @@ def test_given_api_update_when_applied_then_integration_events_with_app_id(event
     assert change["propertyValue"] == "UNQUALIFIED"
 
 
-def test_given_activity_when_posted_then_rollups_move_and_events_fire(events):
+def test_given_activity_when_posted_then_rollups_move_and_events_fire(events, make_http):
     sb, recorded = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     cid = str(sb.portal.stores["contacts"].order[2])
     before = int(sb.portal.get("contacts", cid).properties.get("hs_analytics_num_page_views")
                  or 0)
@@ -68,9 +69,10 @@ def test_given_activity_when_posted_then_rollups_move_and_events_fire(events):
     assert status == 400
 
 
-def test_given_sales_update_when_posted_then_crm_ui_source_and_backwards_stage_allowed(events):
+def test_given_sales_update_when_posted_then_crm_ui_source_and_backwards_stage_allowed(
+        events, make_http):
     sb, recorded = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     cid = str(sb.portal.stores["contacts"].order[3])
     http("POST", f"/_sandbox/contacts/{cid}/sales-update",
          {"properties": {"lifecyclestage": "customer"}}, token=None)
@@ -82,9 +84,9 @@ def test_given_sales_update_when_posted_then_crm_ui_source_and_backwards_stage_a
     assert recorded[-1]["sourceId"].startswith("userId:")
 
 
-def test_given_privacy_delete_when_posted_then_both_events_and_gone(events):
+def test_given_privacy_delete_when_posted_then_both_events_and_gone(events, make_http):
     sb, recorded = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     cid = str(sb.portal.stores["contacts"].order[4])
     status, _, _ = http("POST", f"/_sandbox/contacts/{cid}/privacy-delete", token=None)
     listed, body, _ = http("GET", "/crm/v3/objects/contacts?archived=true&limit=100")
@@ -94,10 +96,20 @@ def test_given_privacy_delete_when_posted_then_both_events_and_gone(events):
     assert cid not in [r["id"] for r in body["results"]]
 
 
-def test_given_truth_when_read_then_propensity_per_contact(events):
+def test_given_truth_when_read_then_propensity_per_contact(events, make_http):
     sb, _ = events
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     status, body, _ = http("GET", "/_sandbox/truth", token=None)
     http.close()
     assert status == 200 and len(body["contacts"]) == 50
     assert {"propensity", "became_customer"} <= set(next(iter(body["contacts"].values())))
+
+
+def test_given_activity_rate_when_running_then_rollups_keep_changing(start_sandbox):
+    sb = start_sandbox(tier="unlimited", activity_rate=200)
+    recorded: list[dict] = []
+    sb.portal.publish = recorded.extend
+    deadline = time.monotonic() + 5
+    while not recorded and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert recorded and all(e["changeSource"] != "INTEGRATION" for e in recorded)

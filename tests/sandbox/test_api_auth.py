@@ -8,7 +8,6 @@ import hubspot
 import pytest
 from hubspot.crm.contacts import ApiException
 
-from conftest import Http
 
 from connector.sandbox import Sandbox, SandboxConfig
 
@@ -21,8 +20,8 @@ def scoped():
 
 
 @pytest.mark.parametrize("token", [None, "pat-unknown"])
-def test_given_no_or_unknown_token_when_calling_then_401(scoped, token):
-    http = Http(scoped.base_url, token=token)
+def test_given_no_or_unknown_token_when_calling_then_401(scoped, token, make_http):
+    http = make_http(scoped.base_url, token=token)
     status, body, _ = http("GET", "/crm/v3/objects/contacts")
     http.close()
     assert status == 401 and body["category"] == "INVALID_AUTHENTICATION"
@@ -41,16 +40,16 @@ def test_given_read_only_token_when_writing_then_403_missing_scopes(scoped):
         "crm.objects.contacts.write"]
 
 
-def test_given_read_only_token_when_reading_owners_then_403(scoped):
-    http = Http(scoped.base_url, token="pat-read")
+def test_given_read_only_token_when_reading_owners_then_403(scoped, make_http):
+    http = make_http(scoped.base_url, token="pat-read")
     status, body, _ = http("GET", "/crm/v3/owners")
     http.close()
     assert status == 403
     assert body["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.owners.read"]
 
 
-def test_given_full_token_when_writing_then_allowed(scoped):
-    http = Http(scoped.base_url, token="pat-full")
+def test_given_full_token_when_writing_then_allowed(scoped, make_http):
+    http = make_http(scoped.base_url, token="pat-full")
     status, _, _ = http("POST", "/crm/v3/objects/contacts",
                         {"properties": {"email": "full@scope-test.com"}})
     http.close()

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from conftest import Http
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.sandbox.cli import add_arguments, config_from_args, parse_tokens
 
@@ -23,7 +22,8 @@ def test_given_flags_when_parsed_then_config_matches():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(["--port", "0", "--contacts", "10", "--tier", "starter",
-                              "--faults", "503=0.5,seed=2", "--token", "t:crm.objects.contacts.read",
+                              "--faults", "503=0.5,seed=2",
+                              "--token", "t:crm.objects.contacts.read",
                               "--webhook-format", "generic", "--activity-rate", "2"])
     config = config_from_args(args)
     assert (config.port, config.contacts, config.tier, config.webhook_format) == (
@@ -33,10 +33,10 @@ def test_given_flags_when_parsed_then_config_matches():
         parser.parse_args(["--tier", "gold"])
 
 
-def test_given_20000_contacts_when_started_then_serving_within_10s():
+def test_given_20000_contacts_when_started_then_serving_within_10s(make_http):
     started = time.monotonic()
     with Sandbox(SandboxConfig(contacts=20_000, seed=7, tier="professional")) as sb:
-        http = Http(sb.base_url)
+        http = make_http(sb.base_url)
         status, body, _ = http("GET", "/crm/v3/objects/contacts?limit=1")
         http.close()
         took = time.monotonic() - started

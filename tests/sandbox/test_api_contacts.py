@@ -24,7 +24,7 @@ def number_property(sandbox):
     return "lsc_test_number"
 
 
-def test_given_default_read_when_listing_then_default_properties_and_paging(client, sandbox, contact_ids):
+def test_given_default_read_when_listing_then_default_properties_and_paging(client):
     page = client.crm.contacts.basic_api.get_page(limit=100, _request_timeout=TIMEOUT)
     assert len(page.results) == 100
     assert set(page.results[0].properties) == {"createdate", "email", "firstname",
@@ -41,7 +41,8 @@ def test_given_all_contacts_when_get_all_then_every_contact_once(client, sandbox
     assert all("lifecyclestage" in c.properties for c in everyone)
 
 
-def test_given_properties_param_when_get_by_id_then_asked_and_always_present(client, sandbox, contact_ids):
+def test_given_properties_param_when_get_by_id_then_asked_and_always_present(client,
+                                                                              contact_ids):
     cid = contact_ids(1)[0]
     contact = client.crm.contacts.basic_api.get_by_id(
         cid, properties=["jobtitle", "no_such_property"], _request_timeout=TIMEOUT)
@@ -71,11 +72,12 @@ def test_given_create_when_reading_back_then_values_are_strings_and_dates_iso(cl
     assert created.id in json.loads(exc.value.body)["message"]
 
 
-def test_given_update_when_datetime_as_ms_then_reads_back_iso_and_lastmodified_moves(client, contact_ids,
-                                                                                      sandbox):
+def test_given_update_when_datetime_as_ms_then_reads_back_iso_and_lastmodified_moves(
+        client, contact_ids, sandbox):
     cid = contact_ids(3)[2]
     before = client.crm.contacts.basic_api.get_by_id(cid, _request_timeout=TIMEOUT)
-    updated = client.crm.contacts.basic_api.update(cid, SimplePublicObjectInput(properties={"hs_lead_status": "OPEN"}), _request_timeout=TIMEOUT)
+    updated = client.crm.contacts.basic_api.update(cid, SimplePublicObjectInput(
+        properties={"hs_lead_status": "OPEN"}), _request_timeout=TIMEOUT)
     assert updated.properties["hs_lead_status"] == "OPEN"
     assert updated.properties["lastmodifieddate"] >= before.properties["lastmodifieddate"]
     sandbox.portal.create_property("contacts", {
@@ -116,7 +118,7 @@ def test_given_number_property_when_written_then_reads_back_as_given(client, con
     assert updated.properties["lsc_test_number"] == "42.50"
 
 
-def test_given_later_stage_when_set_earlier_then_not_applied_until_cleared(client, sandbox, contact_ids):
+def test_given_later_stage_when_set_earlier_then_not_applied_until_cleared(client, contact_ids):
     cid = contact_ids(5)[4]
     api = client.crm.contacts.basic_api
 
@@ -149,7 +151,7 @@ def test_given_101_inputs_when_batch_read_then_400(http, sandbox, contact_ids):
     assert status == 400 and body["category"] == "VALIDATION_ERROR"
 
 
-def test_given_batch_update_when_all_found_then_200_and_values_written(client, sandbox, contact_ids):
+def test_given_batch_update_when_all_found_then_200_and_values_written(client, contact_ids):
     ids = contact_ids(8)[5:8]
     result = client.crm.contacts.batch_api.update(BatchInputSimplePublicObjectBatchInput(inputs=[
         SimplePublicObjectBatchInput(id=i, properties={"hs_lead_status": "CONNECTED"})
@@ -182,7 +184,7 @@ def test_given_upsert_by_email_when_new_and_existing_then_flags(client, sandbox,
     assert by_new[True].properties["email"] == "brand.new@upsert-test.com"
 
 
-def test_given_two_contacts_when_merged_then_old_id_reads_as_primary(client, sandbox, contact_ids):
+def test_given_two_contacts_when_merged_then_old_id_reads_as_primary(client):
     a = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(
         properties={"email": "merge.a@merge-test.com"}), _request_timeout=TIMEOUT)
     b = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(
@@ -205,7 +207,7 @@ def test_given_archive_when_listing_archived_then_it_is_there(client, http):
     assert status == 200 and made.id in [r["id"] for r in body["results"]]
 
 
-def test_given_history_asked_when_listing_then_at_most_50_with_history(http, sandbox, contact_ids):
+def test_given_history_asked_when_listing_then_at_most_50_with_history(http):
     status, body, _ = http(
         "GET", "/crm/v3/objects/contacts?limit=100&propertiesWithHistory=lifecyclestage")
     assert status == 200 and len(body["results"]) == 50

@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from hubspot.utils.signature import Signature
 
-from conftest import Http
 
 SECRET = "test-client-secret"
 
@@ -38,12 +37,12 @@ def receiver():
     server.server_close()
 
 
-def test_given_webhook_url_when_contact_updated_then_signed_integration_event(start_sandbox,
-                                                                              receiver):
+def test_given_webhook_url_when_contact_updated_then_signed_integration_event(
+        start_sandbox, receiver, make_http):
     url, received = receiver
     sb = start_sandbox(tier="unlimited", webhook_url=url, client_secret=SECRET)
     cid = str(sb.portal.stores["contacts"].order[0])
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     status, _, _ = http("PATCH", f"/crm/v3/objects/contacts/{cid}",
                         {"properties": {"hs_lead_status": "ATTEMPTED_TO_CONTACT"}})
     http.close()

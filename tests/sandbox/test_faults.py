@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from conftest import Http
 from connector.sandbox.faults import FaultInjector, FaultSpec
 
 
@@ -32,9 +31,9 @@ def test_given_same_seed_when_drawing_then_same_faults_at_about_the_rates():
     assert 120 < first.count("status") < 280 and 120 < first.count("drop") < 280
 
 
-def test_given_all_500_when_writing_then_500_and_nothing_applied(start_sandbox):
+def test_given_all_500_when_writing_then_500_and_nothing_applied(start_sandbox, make_http):
     sb = start_sandbox(tier="unlimited", faults="500=1.0")
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     before = sb.portal.count()
     status, body, _ = http("POST", "/crm/v3/objects/contacts",
                            {"properties": {"email": "never@fault-test.com"}})
@@ -44,17 +43,17 @@ def test_given_all_500_when_writing_then_500_and_nothing_applied(start_sandbox):
     assert sb.snapshot()["requests"] == {"POST /crm/v3/objects/contacts": 1}
 
 
-def test_given_gateway_fault_when_calling_then_html_body(start_sandbox):
+def test_given_gateway_fault_when_calling_then_html_body(start_sandbox, make_http):
     sb = start_sandbox(tier="unlimited", faults="502=1.0")
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     status, body, headers = http("GET", "/crm/v3/objects/contacts")
     http.close()
     assert status == 502 and headers["Content-Type"] == "text/html"
 
 
-def test_given_all_drop_when_writing_then_no_answer_and_nothing_applied(start_sandbox):
+def test_given_all_drop_when_writing_then_no_answer_and_nothing_applied(start_sandbox, make_http):
     sb = start_sandbox(tier="unlimited", faults="drop=1.0")
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     before = sb.portal.count()
     with pytest.raises((httplib.RemoteDisconnected, ConnectionError)):
         http("POST", "/crm/v3/objects/contacts", {"properties": {"email": "x@drop-test.com"}})
@@ -62,9 +61,9 @@ def test_given_all_drop_when_writing_then_no_answer_and_nothing_applied(start_sa
     assert sb.portal.count() == before
 
 
-def test_given_slow_fault_when_calling_then_answer_is_late_but_normal(start_sandbox):
+def test_given_slow_fault_when_calling_then_answer_is_late_but_normal(start_sandbox, make_http):
     sb = start_sandbox(tier="unlimited", faults="slow=1.0:0.2")
-    http = Http(sb.base_url)
+    http = make_http(sb.base_url)
     started = time.monotonic()
     status, _, _ = http("GET", "/crm/v3/objects/contacts?limit=1")
     http.close()
