@@ -32,7 +32,7 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
         "decision": {"action": d.action, "why": d.why, "lead_status": d.lead_status,
                      "lifecycle_stage": d.lifecycle_stage, "qualified": d.qualified},
         "would_write": result.changes,
-        "history": store.audit_for(cid, limit=10),
+        "history": store.audit_for(cid, limit=40),
     }
 
 
@@ -52,7 +52,8 @@ def render(report: dict) -> str:
         lines += [f"    {k} = {v}" for k, v in report["would_write"].items() if k != hp.REASONS]
     if report["history"]:
         lines.append("  recent changes by the connector:")
-        for row in report["history"]:
+        shown = (hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, hp.SCORE, hp.GRADE, hp.PATH)
+        for row in [r for r in report["history"] if r["property"] in shown]:
             at = datetime.fromtimestamp(row["at"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
             lines.append(f"    {at} {row['property']}: {row['old_value'] or '-'} -> {row['new_value']}")
     return "\n".join(lines)

@@ -20,6 +20,13 @@ DEFAULT_DATABASE_URL = "sqlite:///var/connector.db"
 DEFAULT_SCORING_CONFIG = "config/scoring.yaml"
 
 
+def default_scoring_config() -> str:
+    """config/scoring.yaml in the working directory, else the one shipped beside the package."""
+    if Path(DEFAULT_SCORING_CONFIG).exists():
+        return DEFAULT_SCORING_CONFIG
+    return str(Path(__file__).resolve().parent.parent / DEFAULT_SCORING_CONFIG)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the connector reads from its environment. See config/.env.example."""

@@ -341,6 +341,13 @@ class Store:
             rows = conn.execute(sa.select(audit).where(audit.c.contact_id == contact_id).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
+    def audit_since(self, after_id: int, prop: str, value: str, limit: int = 100) -> list[dict]:
+        """Audit rows newer than `after_id` that set `prop` to `value` (e.g. new MQLs, for a feed)."""
+        with self._connect() as conn:
+            rows = conn.execute(sa.select(audit).where(audit.c.id > after_id, audit.c.property == prop,
+                                                       audit.c.new_value == value).order_by(audit.c.id).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
     def count_rows(self, table_name: str) -> int:
         table = metadata.tables[table_name]
         with self._connect() as conn:

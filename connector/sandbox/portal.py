@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 from connector.sandbox import errors, search
 from connector.sandbox.properties import (DEFAULT_PROPERTIES_ON_READ, DEFAULT_PROPERTY_GROUPS,
                                           ENGAGEMENT_PROPERTIES, LIFECYCLE_STAGE_ORDER,
-                                          READ_ONLY_CONTACT_PROPERTIES, contact_properties)
+                                          READ_ONLY_CONTACT_PROPERTIES, contact_properties,
+                                          with_owner_options)
 from connector.sandbox.values import iso_ms, normalize
 
 CONTACTS = "contacts"
@@ -89,7 +90,7 @@ class Portal:
         self.stores: dict[str, Store] = {
             CONTACTS: Store(CONTACTS, {d["name"]: d for d in contact_properties(self.owners)})}
         for kind, defs in ENGAGEMENT_PROPERTIES.items():
-            self.stores[kind] = Store(kind, {d["name"]: copy.deepcopy(d) for d in defs})
+            self.stores[kind] = Store(kind, {d["name"]: d for d in with_owner_options(defs, self.owners)})
             self.groups[kind] = [{"name": f"{kind[:-1]}information", "label": "Information",
                                   "displayOrder": 0, "archived": False}]
         self.merged_into: dict[str, str] = {}

@@ -273,7 +273,13 @@ def contact_properties(owners: Iterable[dict] = ()) -> list[dict]:
 
     HubSpot lists a portal's owners as the options of hubspot_owner_id (label: name, value: id).
     """
-    definitions = copy.deepcopy(DEFAULT_CONTACT_PROPERTIES)
+    return with_owner_options(DEFAULT_CONTACT_PROPERTIES, owners)
+
+
+def with_owner_options(definitions: Iterable[dict], owners: Iterable[dict]) -> list[dict]:
+    """A deep copy of `definitions` whose hubspot_owner_id lists `owners` as its options (contacts
+    and engagements alike: an engagement is assigned to an owner the same way)."""
+    definitions = copy.deepcopy(list(definitions))
     owner_options = [
         {"label": f"{o.get('firstName', '')} {o.get('lastName', '')}".strip() or o["email"],
          "value": str(o["id"]), "displayOrder": i, "hidden": False}
