@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=60.0, help="how long to keep the live part running")
     p.set_defaults(handler=_cmd("demo"))
 
+    p = sub.add_parser("migrate", help="create or upgrade the state store's schema (safe on every deploy)")
+    p.set_defaults(handler=_cmd("migrate"))
+
     p = sub.add_parser("worker", help="scheduled syncs and the webhook queue consumer")
     p.set_defaults(handler=_cmd("worker"))
 

@@ -12,7 +12,7 @@ from connector.errors import ConnectorError
 from connector.gateway import Gateway
 from connector.rules import RuleSet, load_rules
 from connector.settings import Settings
-from connector.store import Store
+from connector.store import Store, lock_holder
 
 
 @dataclass
@@ -79,7 +79,13 @@ def sync(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None)
-    summary = job.run(full=args.full)
+    if args.dry_run:
+        summary = job.run(full=args.full)
+    else:
+        with ctx.store.job_lock("sync", lock_holder()) as held:
+            if not held:
+                raise ConnectorError("another sync is running (the worker?): wait for it, or stop it first")
+            summary = job.run(full=args.full)
     if bar:
         bar.close()
     if args.json:
@@ -113,6 +119,15 @@ def explain(args: argparse.Namespace) -> int:
     ctx = build_context()
     report = explain_contact(ctx.gateway, ctx.store, ctx.rules, args.contact)
     print(json.dumps(report, default=str, indent=2) if args.json else render(report))
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Upgrade the store's schema (the Procfile's release phase): no HubSpot call, no token needed."""
+    settings = Settings.from_env()
+    store = Store.from_settings(settings)
+    version = store.upgrade()
+    print(f"state store schema at version {version}")
     return 0
 
 

@@ -13,7 +13,11 @@ is audited twice.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -23,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from connector.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -107,6 +111,14 @@ write_failures = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),
 )
 
+# Lease locks for SQLite (PostgreSQL uses advisory locks instead): one row per held job lock.
+job_locks = sa.Table(
+    "job_locks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
 webhook_events = sa.Table(
     "webhook_events", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -188,6 +200,8 @@ class Store:
             version = int(current) if current else 0
             if version < 1:
                 metadata.create_all(conn)
+            if version < 2:
+                metadata.create_all(conn, tables=[job_locks])
             # Later versions append their DDL here: `if version < 2: ...`.
             if version != SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
@@ -371,6 +385,54 @@ class Store:
             conn.execute(contact_state.delete().where(contact_state.c.contact_id.in_(ids)))
             conn.execute(outbox.delete().where(outbox.c.contact_id.in_(ids)))
 
+    # -- job locks -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def job_lock(self, name: str, holder: str, lease_ms: int = 6 * 3600 * 1000):
+        """Yield True if this process now holds the lock `name` (and release it after), else False.
+
+        PostgreSQL: a session advisory lock on a connection held for the job's duration, freed by
+        the server if the process dies. SQLite: a lease row that expires after `lease_ms`.
+        """
+        import time
+
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            conn = self.engine.connect()
+            try:
+                got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
+            finally:
+                conn.close()
+            return
+        now = int(time.time() * 1000)
+        with self._begin() as conn:
+            taken = conn.execute(_insert_ignore(self.dialect, job_locks).values(
+                name=name, holder=holder, expires_at=now + lease_ms)).rowcount
+            if not taken:
+                current = conn.execute(sa.select(job_locks.c.holder).where(job_locks.c.name == name)).scalar()
+                stale = sa.or_(job_locks.c.expires_at < now, job_locks.c.holder == current) if _holder_is_dead(current) \
+                    else job_locks.c.expires_at < now
+                taken = conn.execute(job_locks.update().where(job_locks.c.name == name, stale)
+                                     .values(holder=holder, expires_at=now + lease_ms)).rowcount
+        try:
+            yield bool(taken)
+        finally:
+            if taken:
+                with self._begin() as conn:
+                    conn.execute(job_locks.delete().where(job_locks.c.name == name, job_locks.c.holder == holder))
+
+    def last_run_started(self, kinds: Sequence[str], status: str = "done") -> int | None:
+        with self._connect() as conn:
+            return conn.execute(sa.select(sa.func.max(runs.c.started_at)).where(
+                runs.c.kind.in_(list(kinds)), runs.c.status == status)).scalar()
+
     # -- webhook queue -----------------------------------------------------------------------
 
     def enqueue_events(self, events: Sequence[Mapping[str, Any]], now: int | None = None) -> EnqueueResult:
@@ -474,6 +536,27 @@ class _Guard:
         if exc_info[1] is not None and isinstance(exc_info[1], sa.exc.SQLAlchemyError):
             raise StoreError(f"state store failed: {_short(exc_info[1])}") from exc_info[1]
         return False
+
+
+def lock_holder() -> str:
+    """This process, as a lock holder: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_is_dead(holder: str | None) -> bool:
+    """A holder on this host whose process is gone (killed): its SQLite lease can be taken over."""
+    if not holder or ":" not in holder:
+        return False
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _create_engine(url: str, pool_size: int | None) -> Engine:

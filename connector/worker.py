@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connector.consumer import WebhookConsumer
 from connector.errors import ConnectorError, DailyLimitError
+from connector.store import lock_holder
 from connector.sync import SyncJob
 
 log = logging.getLogger(__name__)
@@ -50,19 +52,36 @@ class Worker:
         self._thread.join(timeout=30)
 
     def sync(self, full: bool) -> None:
+        """One scheduled sync, unless another process (or thread) runs one, or one already ran in
+        this schedule slot (several workers fire the same schedule: it must run once)."""
+        kind = "full" if full else "incremental"
         if not self.sync_lock.acquire(blocking=False):
-            log.info("a sync is already running; skipping this %s run", "full" if full else "incremental")
+            log.info("a sync is already running here; skipping this %s run", kind)
             return
         try:
-            summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
-                              overlap_s=self.ctx.settings.search_overlap_minutes * 60).run(full=full)
-            log.info(summary.line())
+            with self.ctx.store.job_lock("sync", lock_holder()) as held:
+                if not held:
+                    log.info("another worker is syncing; skipping this %s run", kind)
+                    return
+                if self._ran_this_slot(full):
+                    log.info("a %s sync already ran in this slot (another worker); skipping", kind)
+                    return
+                summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
+                                  overlap_s=self.ctx.settings.search_overlap_minutes * 60).run(full=full)
+                log.info(summary.line())
         except DailyLimitError as exc:
             log.error("sync stopped: %s", exc)
         except ConnectorError as exc:
             log.error("sync failed: %s (the next run resumes it)", exc)
         finally:
             self.sync_lock.release()
+
+    def _ran_this_slot(self, full: bool) -> bool:
+        last = self.ctx.store.last_run_started(["full"] if full else ["full", "incremental"])
+        if last is None:
+            return False
+        slot_ms = 12 * 3600 * 1000 if full else self.ctx.settings.sync_interval_minutes * 60 * 1000 // 2
+        return time.time() * 1000 - last < slot_ms
 
     def _consume_forever(self) -> None:
         while not self.stopping.is_set():
