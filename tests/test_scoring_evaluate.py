@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -93,3 +93,12 @@ def test_given_the_default_config_when_a_keen_student_is_evaluated_then_it_is_no
     result = evaluate(contact(**props), EMPTY, default_rules(), NOW)
     assert result.score.fit == -40 and result.decision.action == "keep"
     assert "Student \u221230" in result.changes[hp.REASONS]
+
+
+@pytest.mark.parametrize("now, expected", [
+    (NOW, "2026-11-23T12:00:00.000Z"),
+    (NOW.astimezone(timezone(timedelta(hours=2))), "2026-11-23T12:00:00.000Z"),
+    (NOW.replace(microsecond=123_600), "2026-11-23T12:00:00.124Z"),
+])
+def test_given_any_aware_now_when_written_then_last_scored_is_utc_ms_z(now, expected):
+    assert evaluate(contact(**VP), EMPTY, rules(), now).changes[hp.LAST_SCORED] == expected

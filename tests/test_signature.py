@@ -16,7 +16,7 @@ from connector.signature import (
     SignatureError, TOLERANCE_MS, check_freshness, decode_uri, sign_v3, verify_v3,
 )
 
-VECTORS_FILE = Path(__file__).resolve().parents[2] / "shared" / "webhook-signature-vectors.json"
+VECTORS_FILE = Path(__file__).resolve().parent / "data" / "webhook-signature-vectors.json"
 VECTORS = json.loads(VECTORS_FILE.read_text())
 V3 = [v for v in VECTORS["vectors"] if v["version"] == "v3"]
 V3_NEGATIVE = [v for v in VECTORS["negative_vectors"] if v["version"] == "v3"]

@@ -26,7 +26,7 @@ SECRET = "test-client-secret-1234"
 PUBLIC_URL = "https://hooks.example.com/webhooks/hubspot"
 NOW_S = 1_750_000_000.0
 NOW_MS = str(int(NOW_S * 1000))
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "shared" / "webhook-signature-vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).resolve().parent / "data" / "webhook-signature-vectors.json").read_text())
 
 
 def hubspot_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:

@@ -9,8 +9,9 @@ from hubspot.utils.signature import Signature
 
 from connector.sandbox.signing import decode_uri_v3, sign_v1, sign_v2, sign_v3
 
-# The team's shared vectors file, beside the repository (as tests/test_signature.py reads it).
-VECTORS_FILE = Path(__file__).resolve().parents[3] / "shared" / "webhook-signature-vectors.json"
+# HubSpot's official vectors, copied from the team's shared/ folder into tests/data so a clean
+# clone is self-contained.
+VECTORS_FILE = Path(__file__).resolve().parents[1] / "data" / "webhook-signature-vectors.json"
 VECTORS = json.loads(VECTORS_FILE.read_text())
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 
