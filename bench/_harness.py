@@ -16,10 +16,27 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+# `connector sandbox ...` with the generator's "now" pinned (SandboxConfig.now, which the CLI does
+# not expose): two sandboxes started seconds apart then hold the very same portal, to the ms.
+_PINNED_SANDBOX = """import argparse, dataclasses, sys
+from datetime import datetime, timezone
+from connector.sandbox import cli
+now = datetime.fromtimestamp(float(sys.argv[1]), timezone.utc)
+parser = argparse.ArgumentParser(prog="connector sandbox")
+cli.add_arguments(parser)
+args = parser.parse_args(sys.argv[2:])
+config_from_args = cli.config_from_args
+cli.config_from_args = lambda a: dataclasses.replace(config_from_args(a), now=now)
+sys.exit(cli.run(args))
+"""
+
+
 @contextmanager
-def sandbox_process(*args: str):
-    """Start `connector sandbox --port 0 ...`; yield its base URL; stop it."""
-    proc = subprocess.Popen([PYTHON, "-m", "connector", "sandbox", "--port", "0", *args],
+def sandbox_process(*args: str, now: float | None = None):
+    """Start `connector sandbox --port 0 ...`; yield its base URL; stop it.
+    `now` (epoch seconds) pins the generator's "now" (default: the sandbox's start)."""
+    command = ([PYTHON, "-m", "connector", "sandbox"] if now is None else [PYTHON, "-c", _PINNED_SANDBOX, str(now)])
+    proc = subprocess.Popen([*command, "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         started = time.monotonic()
@@ -36,6 +53,26 @@ def sandbox_process(*args: str):
             proc.kill()
 
 
+# `connector ...` with a frozen wall clock when the env has BENCH_FROZEN_EPOCH: every contact is then
+# scored at the same instant, whatever the run's speed, retries and kills. Scores decay with time
+# (half-life 30 days), so two runs of one portal seconds apart legitimately differ by a rounding
+# step on a few contacts in 10,000; the fault and kill benches freeze the clock to compare exactly.
+# Only time.time moves no more: the rate limiter, retries and timeouts run on time.monotonic.
+_FROZEN_CONNECTOR = """import os, sys, time
+frozen = float(os.environ["BENCH_FROZEN_EPOCH"])
+time.time = lambda: frozen
+time.time_ns = lambda: int(frozen * 1e9)
+from connector.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def connector_command(env: dict[str, str]) -> list[str]:
+    if env.get("BENCH_FROZEN_EPOCH"):
+        return [PYTHON, "-c", _FROZEN_CONNECTOR]
+    return [PYTHON, "-m", "connector"]
+
+
 def connector_env(base_url: str, db_path: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DATABASE_URL"))}
     env.update({"HUBSPOT_ACCESS_TOKEN": "pat-sandbox", "HUBSPOT_API_BASE": base_url,
@@ -44,10 +81,11 @@ def connector_env(base_url: str, db_path: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_connector(env: dict[str, str], *args: str, check: bool = True) -> tuple[float, subprocess.CompletedProcess]:
+def run_connector(env: dict[str, str], *args: str, check: bool = True,
+                  timeout: float | None = None) -> tuple[float, subprocess.CompletedProcess]:
     started = time.monotonic()
-    done = subprocess.run([PYTHON, "-m", "connector", "--env-file", os.devnull, *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run([*connector_command(env), "--env-file", os.devnull, *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
     took = time.monotonic() - started
     if check and done.returncode != 0:
         raise RuntimeError(f"connector {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
@@ -69,3 +107,107 @@ def total_requests(s: dict) -> int:
 
 def temp_db() -> str:
     return os.path.join(tempfile.mkdtemp(prefix="connector-bench-"), "state.db")
+
+
+# -- additions for bench/faults.py, bench/kill_sync.py and bench/memory.py ----------------------
+
+# What "the final state of a contact" means in the fault and kill benches: the values the connector
+# decides. lsc_last_scored and lsc_mql_date are write times, different in every run by design.
+STATE_PROPERTIES = ("hs_lead_status", "lifecyclestage", "lsc_score", "lsc_fit_score", "lsc_engagement_score",
+                    "lsc_grade", "lsc_reasons", "lsc_qualification_path")
+
+
+def spawn_connector(env: dict[str, str], *args: str, **popen_kw) -> subprocess.Popen:
+    """`connector ...` as a child process the caller waits on (or kills)."""
+    popen_kw.setdefault("stdout", subprocess.PIPE)
+    popen_kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([*connector_command(env), "--env-file", os.devnull, *args], env=env, cwd=ROOT,
+                            text=True, **popen_kw)
+
+
+def read_portal(base_url: str, properties=STATE_PROPERTIES, *, token: str = "pat-sandbox",
+                deadline_s: float = 120.0) -> tuple[dict[str, dict], int]:
+    """Every contact's `properties`, through the list endpoint (100 a page), as any API client
+    would read them: retried on 429 (Retry-After, else 1 s), 5xx and dropped connections, so it
+    works against a sandbox with --faults. Returns ({id: {property: value}}, requests made)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(base_url).netloc
+    headers = {"Authorization": f"Bearer {token}"}
+    found: dict[str, dict] = {}
+    after = ""
+    requests = 0
+    give_up = time.monotonic() + deadline_s
+    conn = http.client.HTTPConnection(netloc, timeout=30)
+    try:
+        while True:
+            path = f"/crm/v3/objects/contacts?limit=100&properties={','.join(properties)}" + (f"&after={after}" if after else "")
+            while True:
+                if time.monotonic() > give_up:
+                    raise RuntimeError(f"reading the portal at {base_url} took over {deadline_s:.0f}s")
+                requests += 1
+                try:
+                    conn.request("GET", path, headers=headers)
+                    resp = conn.getresponse()
+                    raw = resp.read()
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    conn = http.client.HTTPConnection(netloc, timeout=30)
+                    time.sleep(0.05)
+                    continue
+                if resp.status == 200:
+                    break
+                if resp.status == 429:
+                    time.sleep(float(resp.getheader("Retry-After") or 1.0))
+                    continue
+                if resp.status >= 500:
+                    time.sleep(0.05)
+                    continue
+                raise RuntimeError(f"GET {path} answered {resp.status}: {raw[:300]!r}")
+            body = json.loads(raw)
+            for c in body["results"]:
+                found[str(c["id"])] = {p: c["properties"].get(p) for p in properties}
+            after = (body.get("paging") or {}).get("next", {}).get("after", "")
+            if not after:
+                return found, requests
+    finally:
+        conn.close()
+
+
+def compare_portals(expected: dict[str, dict], actual: dict[str, dict]) -> list[str]:
+    """Human-readable differences between two {id: {property: value}} maps (empty: identical)."""
+    diffs: list[str] = []
+    for cid in sorted(set(expected) | set(actual), key=lambda x: (len(x), x)):
+        a, b = expected.get(cid), actual.get(cid)
+        if a is None or b is None:
+            diffs.append(f"contact {cid}: only in {'actual' if a is None else 'expected'}")
+            continue
+        for prop in sorted(set(a) | set(b)):
+            if a.get(prop) != b.get(prop):
+                diffs.append(f"contact {cid} {prop}: expected {a.get(prop)!r}, got {b.get(prop)!r}")
+    return diffs
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def machine() -> str:
+    """nproc, CPU model, Python: printed by every bench so figures carry their context."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs, {model}, Python {sys.version.split()[0]}"

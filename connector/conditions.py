@@ -128,7 +128,8 @@ def _exists(argument: object) -> Test:
 
 def _email_domain_in(argument: object) -> Test:
     if not isinstance(argument, list):
-        raise ValueError(f"email_domain_in must be a list of domains, got {type(argument).__name__}")
+        raise ValueError("email_domain_in must be a list of domains, "
+                         f"got {type(argument).__name__}")
     domains = frozenset(d.lstrip("@") for d in _texts(argument, "email_domain_in"))
 
     def test(v: str) -> bool:

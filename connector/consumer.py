@@ -79,6 +79,10 @@ class WebhookConsumer:
         rescore -= forget
         result.contacts = len(rescore)
         if rescore:
+            # These events were either new or reclaimed from a worker whose lease ran out: that
+            # worker is gone, and writes it planned for these contacts are finished (re-read,
+            # confirmed or redone) before anything is planned again, so none is written twice.
+            self.path.finish_planned(tally, kinds=("webhook",), contact_ids=sorted(rescore))
             self._rescore(sorted(rescore, key=_id_order), tally)
         self.store.finish_events([e.id for e in events])
         result.written, result.failed = tally.written, tally.failed

@@ -4,7 +4,8 @@ Portals repeat values: industries, size bands, countries, form names, page URLs,
 titles. Testing a value against every rule on its property once, then looking the answer up, turns
 ~25 regex and set tests per contact into ~15 dict lookups. The memo is the only mutable state in
 the scoring core: it maps an input to the answer the tests would give, so it changes speed, never
-results. It is bounded (cleared when full) so a free-text property cannot grow it without limit.
+results. It is bounded: once full it stops adding, so a free-text property cannot grow it without
+limit, and the values seen first (in a large base, the common ones) stay remembered.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ class Matcher:
             hits = memo.get(raw)
             if hits is None:
                 hits = _test(raw, rules)
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                memo[raw] = hits
+                if len(memo) < MEMO_LIMIT:  # full: stop adding (clearing would thrash)
+                    memo[raw] = hits
             if hits:
                 out += hits
         return list(dict.fromkeys(out)) if self._dedupe and out else out

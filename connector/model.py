@@ -48,8 +48,9 @@ class Reason:
 class Score:
     """A contact's score: fit + engagement = total (after caps, floor 0), grade and reasons.
 
-    `reasons` are ranked: hand-raises first, then by absolute points, biggest first. `path` says how
-    the contact is (or would be) an MQL: "score", "hand_raise", "manual" or "none".
+    `reasons` are ranked: the hand-raise first, then rules by absolute points, biggest first (ties
+    by rule name), then the caps that cut the sums. `path` says how the contact became an MQL:
+    "score", "hand_raise", "manual", or "none" when it is not one.
     """
 
     fit: int
@@ -89,8 +90,8 @@ class History:
     """Per-contact state kept by the store between runs (see `to_json` for the stored shape).
 
     - `at`: when the contact was last evaluated (epoch seconds); decayed units are as of `at`.
-    - `rollups`: per per-unit rule, (count last seen, decayed units as of `at`). Exponential decay is
-      memoryless, so one number carries every dated increase exactly: no list of events to keep.
+    - `rollups`: per count rule, (name, count last seen, decayed units as of `at`). Exponential
+      decay is memoryless, so one number carries every dated increase exactly: no event list.
     - `status_written` / `stage_written`: the hs_lead_status / lifecyclestage the connector last
       wrote (None: never), and `written_at` when. A current value that differs was set by a person.
     - `mql_at`: when the connector last made the contact an MQL; `path`: how it became one.
@@ -116,7 +117,8 @@ class History:
         return _EMPTY
 
     def to_json(self) -> dict[str, Any]:
-        """A compact JSON-able dict: short keys, defaults left out (one per contact in the store)."""
+        """A compact JSON-able dict: short keys, defaults left out (the store keeps one per
+        contact)."""
         out: dict[str, Any] = {}
         for key, name in _KEYS:
             value = getattr(self, name)
@@ -154,7 +156,8 @@ class Evaluation:
 
 
 # HubSpot's default lifecycle stages in order (knowledge.hubspot.com "Use lifecycle stages").
-# "other" and custom stages (numeric ids) have no place in the order: the connector never moves them.
+# "other" and custom stages (numeric ids) have no place in the order: the connector never moves
+# them.
 LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
                    "opportunity", "customer", "evangelist")
 LIFECYCLE_RANK = {stage: rank for rank, stage in enumerate(LIFECYCLE_ORDER)}

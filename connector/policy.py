@@ -47,8 +47,9 @@ def decide(props: Mapping[str, str | None], tally: Tally, history: History, poli
                         qualified=by_score or fresh_hand_raise)
 
     # 2. A person's change wins. An emptied value hands the contact back to the connector.
-    status_changed = history.status_written is not None and status not in ("", history.status_written)
-    stage_changed = history.stage_written is not None and stage not in ("", history.stage_written)
+    written_status, written_stage = history.status_written, history.stage_written
+    status_changed = written_status is not None and status not in ("", written_status)
+    stage_changed = written_stage is not None and stage not in ("", written_stage)
     if status_changed or stage_changed:
         if history.written_at is not None and now - history.written_at < SETTLE_SECONDS:
             return Decision("keep", "Waiting: HubSpot may not show the connector's last write yet.",
@@ -79,7 +80,8 @@ def decide(props: Mapping[str, str | None], tally: Tally, history: History, poli
         if not (fresh_hand_raise or by_score):
             return Decision("keep", _not_qualified(tally, policy, history), path="none")
         if fresh_hand_raise:
-            path, why = "hand_raise", f"MQL by hand-raise: {tally.hand_raise.label}."  # type: ignore[union-attr]
+            label = tally.hand_raise.label  # type: ignore[union-attr]
+            path, why = "hand_raise", f"MQL by hand-raise: {label}."
         else:
             path, why = "score", (f"MQL by score: total {tally.total} >= {policy.mql_threshold:g} "
                                   f"and fit {tally.fit} >= {policy.fit_minimum:g}.")
@@ -156,7 +158,9 @@ def remember(props: Mapping[str, str | None], decision: Decision, tally: Tally, 
         if decision.action == "qualify" or (decision.action == "keep" and ours):
             used = tally.hand_raise_key  # acted on: it will not re-qualify after a recycle
     return History(
-        at=now,
+        # Units are as of the later of the two: a replayed older event must not rewind the clock,
+        # or the next run would fade the same days twice.
+        at=now if history.at is None or now > history.at else history.at,
         rollups=tally.rollups,
         status_written=status_written,
         stage_written=(decision.lifecycle_stage if decision.lifecycle_stage is not None

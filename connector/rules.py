@@ -99,6 +99,12 @@ class Policy:
     recycle: Recycle | None
 
 
+def _compiled(default=None):
+    """A RuleSet field derived in __post_init__ (so `dataclasses.replace` rebuilds it), left out
+    of equality and repr."""
+    return field(init=False, compare=False, repr=False, default=default)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """The whole validated scoring config, ready for `connector.scoring.evaluate`."""
@@ -117,18 +123,17 @@ class RuleSet:
     policy: Policy
     contact_properties: frozenset[str]
     # Condition rules compiled for speed (connector.matcher); not part of the config's value.
-    fit_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
-    engagement_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
-    hand_raise_matcher: Matcher = field(compare=False, repr=False, default=None)  # type: ignore[assignment]
-    counters: tuple[Rule, ...] = field(compare=False, repr=False, default=())  # per-unit rules
+    fit_matcher: Matcher = _compiled()
+    engagement_matcher: Matcher = _compiled()
+    hand_raise_matcher: Matcher = _compiled()
+    counters: tuple[Rule, ...] = _compiled(())  # the per-unit rules
 
     def __post_init__(self) -> None:
         conditional = [r for r in self.engagement if r.condition is not None]
         object.__setattr__(self, "counters", tuple(r for r in self.engagement if r.per_unit))
         for name, rules in (("fit_matcher", self.fit), ("engagement_matcher", conditional),
                             ("hand_raise_matcher", self.hand_raise)):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, Matcher(rules))
+            object.__setattr__(self, name, Matcher(rules))
 
 
 def load_rules(path: str | Path) -> RuleSet:
@@ -178,7 +183,8 @@ class _Parser:
         for key in data:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else f" (allowed: {', '.join(allowed)})"
+                more = (f"; did you mean {hint[0]!r}?" if hint
+                        else f" (allowed: {', '.join(allowed)})")
                 self.bad(f"{where}.{key}" if where else str(key), f"unknown key {key!r}{more}")
 
     def number(self, data: dict, key: str, where: str, default: Any = None, *,
@@ -361,7 +367,7 @@ class _Parser:
         label = self.text(spec, "label", where, required=True)
 
         operators = [op for op in OPERATORS if op in spec]
-        per_unit = self.number(spec, "per_unit", where, positive=True) if "per_unit" in spec else None
+        per_unit = self.number(spec, "per_unit", where, positive=True)
         condition = None
         if per_unit is not None or "per_unit" in spec:
             if operators:
@@ -405,7 +411,8 @@ class _Parser:
         if "date_property" in spec:
             date_property = self.property_name(spec["date_property"], f"{where}.date_property")
         if within is not None and "date_property" not in spec:
-            self.bad(f"{where}.within_days", "needs date_property: the date the window is read from")
+            self.bad(f"{where}.within_days",
+                     "needs date_property: the date the window is read from")
         if within is not None and points < 0:
             # An expiring penalty would raise the score as time passes; penalties hold until the
             # property itself changes.
@@ -465,7 +472,8 @@ class _Parser:
         fit_minimum = self.number(data, "fit_minimum", w, 0.0)
         hysteresis = self.number(data, "hysteresis", w, 10.0, minimum=0)
         if hysteresis > threshold:
-            self.bad(f"{w}.hysteresis", f"{hysteresis:g} is larger than mql_threshold {threshold:g}")
+            self.bad(f"{w}.hysteresis",
+                     f"{hysteresis:g} is larger than mql_threshold {threshold:g}")
         mql_status = self.text(data, "mql_status", w, hp.MQL_STATUS)
         qualify_from = self.texts(data, "qualify_from_statuses", w, ("", "NEW", "OPEN"))
         sales = self.texts(data, "sales_statuses", w, DEFAULT_SALES_STATUSES)

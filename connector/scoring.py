@@ -12,7 +12,7 @@ from operator import attrgetter
 
 from connector.decay import advance
 from connector.model import Contact, History, Reason
-from connector.rules import Rule, RuleSet
+from connector.rules import RuleSet
 from connector.values import parse_instant, parse_number, round_half_up
 
 _RANK = attrgetter("rank")
@@ -154,9 +154,10 @@ def _hand_raise(rules: RuleSet, get, dates: dict[str, float | None],
         if rule.within_seconds is not None and not _recent(rule.date_property, rule.within_seconds,
                                                            get, dates, now):
             continue
-        value = next((get(p) for p in rule.properties if rule.condition.matches(get(p))), "")  # type: ignore[union-attr]
+        matches = rule.condition.matches  # type: ignore[union-attr]
+        value = next((get(p) for p in rule.properties if matches(get(p))), "") or ""
         stamp = get(rule.date_property) if rule.date_property else ""
-        return rule.reason, f"{rule.name}|{(value or '').strip().lower()}|{stamp or ''}"
+        return rule.reason, f"{rule.name}|{value.strip().lower()}|{stamp or ''}"
     return None, None
 
 

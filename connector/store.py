@@ -66,8 +66,10 @@ cursors = sa.Table(
 
 outbox = sa.Table(
     "outbox", metadata,
+    # Keyed by contact and run: the sync and the webhook worker may both have a write planned
+    # for the same contact; each confirms its own.
     sa.Column("contact_id", sa.String(32), primary_key=True),
-    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Integer, primary_key=True),
     sa.Column("changes", sa.Text, nullable=False),  # {property: new value}
     sa.Column("previous", sa.Text, nullable=False),  # {property: value HubSpot had}
     sa.Column("history", sa.Text, nullable=False),  # history to commit once written
@@ -86,7 +88,6 @@ audit = sa.Table(
     sa.Column("new_value", sa.Text),
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("at", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("run_id", "contact_id", "property", name="uq_audit_run_contact_property"),
 )
 
 score_history = sa.Table(
@@ -193,6 +194,10 @@ class Store:
     def upgrade(self) -> int:
         """Create or upgrade the schema to SCHEMA_VERSION; returns the version now in force."""
         with self._begin() as conn:
+            if self.dialect == "postgresql":
+                # Web, worker and release processes may start together: one upgrades at a time
+                # (concurrent CREATE TABLE of the same name fails on PostgreSQL's catalog).
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema upgrade")})
             metadata.create_all(conn, tables=[schema_meta])
             current = conn.execute(
                 sa.select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
@@ -254,7 +259,8 @@ class Store:
             self._save_histories(conn, histories, now)
             if planned:
                 ids = [p.contact_id for p in planned]
-                conn.execute(outbox.delete().where(outbox.c.contact_id.in_(ids)))
+                # A resumed run re-plans contacts it planned before it died: the new plan wins.
+                conn.execute(outbox.delete().where(outbox.c.run_id == run_id, outbox.c.contact_id.in_(ids)))
                 conn.execute(outbox.insert(), [_outbox_row(p, now) for p in planned])
             conn.execute(runs.update().where(runs.c.id == run_id).values(
                 checkpoint_id=checkpoint_id, counts=json.dumps(dict(counts))))
@@ -294,10 +300,12 @@ class Store:
         return found
 
     def planned_writes(self, limit: int = 100, *, kinds: Sequence[str] | None = None,
-                       created_before: int | None = None) -> list[PlannedWrite]:
-        """Writes planned but not confirmed, optionally only those of runs of `kinds`, or older
-        than `created_before` (so a live process's in-flight writes are left to it)."""
-        query = sa.select(outbox).order_by(outbox.c.contact_id).limit(limit)
+                       created_before: int | None = None, contact_ids: Sequence[str] | None = None) -> list[PlannedWrite]:
+        """Writes planned but not confirmed, optionally only those of runs of `kinds`, older than
+        `created_before` (so a live process's in-flight writes are left to it), or of `contact_ids`."""
+        query = sa.select(outbox).order_by(outbox.c.contact_id, outbox.c.run_id).limit(limit)
+        if contact_ids is not None:
+            query = query.where(outbox.c.contact_id.in_(list(contact_ids)))
         if kinds is not None:
             query = query.join(runs, runs.c.id == outbox.c.run_id).where(runs.c.kind.in_(list(kinds)))
         if created_before is not None:
@@ -317,10 +325,13 @@ class Store:
         with self._begin() as conn:
             # Only rows still in the outbox are confirmed: a second confirmation (two processes
             # finishing the same write after a crash) adds no audit or score rows.
-            still_planned = set(conn.execute(
-                outbox.delete().where(outbox.c.contact_id.in_([w.contact_id for w in written])).returning(outbox.c.contact_id)
-            ).scalars())
-            written = [w for w in written if w.contact_id in still_planned]
+            still_planned = set()
+            for run_id in {w.run_id for w in written}:
+                ids = [w.contact_id for w in written if w.run_id == run_id]
+                still_planned |= {(cid, run_id) for cid in conn.execute(
+                    outbox.delete().where(outbox.c.run_id == run_id, outbox.c.contact_id.in_(ids)).returning(outbox.c.contact_id)
+                ).scalars()}
+            written = [w for w in written if (w.contact_id, w.run_id) in still_planned]
             if not written:
                 return
             self._save_histories(conn, {w.contact_id: w.history for w in written}, now)
@@ -330,7 +341,7 @@ class Store:
                 for w in written for prop, value in w.changes.items()
             ]
             if audit_rows:
-                conn.execute(_insert_ignore(self.dialect, audit), audit_rows)
+                conn.execute(audit.insert(), audit_rows)
             scores = [
                 {"contact_id": w.contact_id, "at": now, "total": int(w.score.get("total", 0)), "fit": int(w.score.get("fit", 0)),
                  "engagement": int(w.score.get("engagement", 0)), "grade": str(w.score.get("grade", ""))}
@@ -348,7 +359,8 @@ class Store:
                 {"run_id": w.run_id, "contact_id": w.contact_id, "changes": json.dumps(w.changes), "error": error[:2000], "at": now}
                 for w, error in failed
             ])
-            conn.execute(outbox.delete().where(outbox.c.contact_id.in_([w.contact_id for w, _ in failed])))
+            for w, _ in failed:
+                conn.execute(outbox.delete().where(outbox.c.run_id == w.run_id, outbox.c.contact_id == w.contact_id))
 
     def audit_for(self, contact_id: str, limit: int = 50) -> list[dict]:
         with self._connect() as conn:
@@ -397,7 +409,7 @@ class Store:
         import time
 
         if self.dialect == "postgresql":
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            key = _lock_key(name)
             conn = self.engine.connect()
             try:
                 got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
@@ -523,19 +535,40 @@ class _Guard:
 
     def __enter__(self) -> Connection:
         try:
-            self._cm = self.engine.begin() if self.begin else self.engine.connect()
-            return self._cm.__enter__()
+            self._conn = self.engine.connect()
+            if self.begin and self.engine.dialect.name == "sqlite":
+                # Take SQLite's write lock up front: a deferred transaction that reads, then
+                # writes, lets two processes read the same queue rows before either claims them.
+                self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return self._conn
         except sa.exc.SQLAlchemyError as exc:
+            self._close()
             raise StoreError(f"state store unavailable: {_short(exc)}") from exc
 
-    def __exit__(self, *exc_info) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> bool:
         try:
-            self._cm.__exit__(*exc_info)
-        except sa.exc.SQLAlchemyError as exc:
+            if self.begin:
+                if exc is None:
+                    self._conn.commit()
+                else:
+                    self._conn.rollback()
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(f"state store failed: {_short(error)}") from error
+        finally:
+            self._close()
+        if isinstance(exc, sa.exc.SQLAlchemyError):
             raise StoreError(f"state store failed: {_short(exc)}") from exc
-        if exc_info[1] is not None and isinstance(exc_info[1], sa.exc.SQLAlchemyError):
-            raise StoreError(f"state store failed: {_short(exc_info[1])}") from exc_info[1]
         return False
+
+    def _close(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
+
+def _lock_key(name: str) -> int:
+    """A stable 64-bit key for PostgreSQL advisory locks."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def lock_holder() -> str:
@@ -566,6 +599,9 @@ def _create_engine(url: str, pool_size: int | None) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
             # WAL lets readers run beside the one writer; busy_timeout makes writers wait, not fail.
+            # pysqlite's own implicit BEGIN is off: the store opens write transactions itself
+            # (BEGIN IMMEDIATE, see _Guard) and reads run in autocommit.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

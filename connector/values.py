@@ -25,7 +25,7 @@ def parse_number(value: str | None) -> float | None:
 
 
 def parse_instant(value: str | None) -> float | None:
-    """Seconds since the epoch for an ISO 8601 or millisecond-epoch string; None when unparseable."""
+    """Seconds since the epoch for an ISO 8601 or ms-epoch string; None when unparseable."""
     if not value:
         return None
     if value.isdigit():

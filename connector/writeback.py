@@ -113,22 +113,25 @@ class WritePath:
         with tally._lock:
             tally.written += len(written)
             tally.failed += len(failed)
-            tally.last_write_ms = now
+            # max: writer threads finish out of order, and the echo check needs the latest.
+            tally.last_write_ms = max(now, tally.last_write_ms or 0)
         for w, error in failed:
             log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)", w.contact_id, error)
 
-    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None, older_than_ms: int | None = None) -> int:
+    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None, older_than_ms: int | None = None,
+                       contact_ids: Sequence[str] | None = None) -> int:
         """Confirm or redo writes a killed process planned (runs of `kinds`, planned more than
-        `older_than_ms` ago). Re-reads first, so nothing is written twice."""
+        `older_than_ms` ago, for `contact_ids`). Re-reads first, so nothing is written twice."""
         done = 0
-        seen: set[str] = set()
+        seen: set[tuple[str, int]] = set()
         while True:
             before = None if older_than_ms is None else int(self.clock() * 1000) - older_than_ms
-            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=before)
-                       if w.contact_id not in seen]
+            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=before,
+                                                            contact_ids=contact_ids)
+                       if (w.contact_id, w.run_id) not in seen]
             if not planned:
                 return done
-            seen.update(w.contact_id for w in planned)
+            seen.update((w.contact_id, w.run_id) for w in planned)
             props = sorted({p for w in planned for p in w.changes})
             current = {str(c["id"]): c.get("properties") or {} for c in
                        self.gateway.batch_read_contacts([w.contact_id for w in planned], props)}

@@ -70,3 +70,11 @@ def test_given_history_when_round_tripped_through_json_then_it_is_equal():
     assert History.from_json(json.loads(json.dumps(result.history.to_json()))) == result.history
     assert History.from_json({}) == History.empty()
     assert History.empty().to_json() == {}
+
+
+def test_given_an_older_replay_when_evaluated_then_the_decay_clock_does_not_go_back():
+    rules = views_rules()
+    first = evaluate(contact(hs_analytics_num_page_views="20"), EMPTY, rules, NOW)
+    replay = evaluate(contact(hs_analytics_num_page_views="20"), first.history, rules, NOW - DAY)
+    assert replay.history.at == first.history.at
+    assert replay.history.rollups == first.history.rollups  # nothing faded, nothing gained

@@ -205,3 +205,10 @@ def test_given_fit_and_engagement_when_graded_then_bands_combine(fit, engagement
     props = {"jobtitle": "x" if fit else "", "hs_analytics_num_page_views": str(engagement)}
     result = tally(contact(**props), EMPTY, parse_rules(data, "t.yaml"), AT)
     assert (result.fit, result.engagement, result.grade) == (fit, engagement, grade)
+
+
+def test_given_a_rule_set_when_replaced_then_its_compiled_matchers_follow_the_new_rules():
+    from dataclasses import replace
+    rules = with_rules("fit", {"name": "x", "label": "X", "property": "jobtitle", "exists": True,
+                               "points": 5})
+    assert tally(contact(jobtitle="a"), EMPTY, replace(rules, fit=()), AT).fit == 0
