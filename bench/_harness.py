@@ -43,7 +43,8 @@ def sandbox_process(*args: str, now: float | None = None):
         url = proc.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError("sandbox did not start: " + proc.stderr.read())
-        print(f"sandbox {' '.join(args)} serving at {url} after {time.monotonic() - started:.1f}s", flush=True)
+        shown = ["***" if i and args[i - 1] == "--client-secret" else a for i, a in enumerate(args)]
+        print(f"sandbox {' '.join(shown)} serving at {url} after {time.monotonic() - started:.1f}s", flush=True)
         yield url
     finally:
         proc.terminate()
@@ -130,23 +131,46 @@ def read_portal(base_url: str, properties=STATE_PROPERTIES, *, token: str = "pat
     """Every contact's `properties`, through the list endpoint (100 a page), as any API client
     would read them: retried on 429 (Retry-After, else 1 s), 5xx and dropped connections, so it
     works against a sandbox with --faults. Returns ({id: {property: value}}, requests made)."""
+    found: dict[str, dict] = {}
+    query = f"limit=100&properties={','.join(properties)}"
+    requests = 0
+    for page, calls in _list_pages(base_url, query, token, deadline_s):
+        requests += calls
+        for c in page:
+            found[str(c["id"])] = {p: c["properties"].get(p) for p in properties}
+    return found, requests
+
+
+def read_history(base_url: str, prop: str, *, token: str = "pat-sandbox",
+                 deadline_s: float = 120.0) -> tuple[dict[str, list[dict]], int]:
+    """Every contact's history of `prop` (newest first; HubSpot caps such pages at 50)."""
+    found: dict[str, list[dict]] = {}
+    requests = 0
+    for page, calls in _list_pages(base_url, f"limit=50&properties={prop}&propertiesWithHistory={prop}", token, deadline_s):
+        requests += calls
+        for c in page:
+            found[str(c["id"])] = (c.get("propertiesWithHistory") or {}).get(prop, [])
+    return found, requests
+
+
+def _list_pages(base_url: str, query: str, token: str, deadline_s: float):
+    """GET /crm/v3/objects/contacts?query, page after page: yields (results, requests it took)."""
     import http.client
     from urllib.parse import urlsplit
 
     netloc = urlsplit(base_url).netloc
     headers = {"Authorization": f"Bearer {token}"}
-    found: dict[str, dict] = {}
     after = ""
-    requests = 0
     give_up = time.monotonic() + deadline_s
     conn = http.client.HTTPConnection(netloc, timeout=30)
     try:
         while True:
-            path = f"/crm/v3/objects/contacts?limit=100&properties={','.join(properties)}" + (f"&after={after}" if after else "")
+            path = f"/crm/v3/objects/contacts?{query}" + (f"&after={after}" if after else "")
+            calls = 0
             while True:
                 if time.monotonic() > give_up:
                     raise RuntimeError(f"reading the portal at {base_url} took over {deadline_s:.0f}s")
-                requests += 1
+                calls += 1
                 try:
                     conn.request("GET", path, headers=headers)
                     resp = conn.getresponse()
@@ -166,11 +190,10 @@ def read_portal(base_url: str, properties=STATE_PROPERTIES, *, token: str = "pat
                     continue
                 raise RuntimeError(f"GET {path} answered {resp.status}: {raw[:300]!r}")
             body = json.loads(raw)
-            for c in body["results"]:
-                found[str(c["id"])] = {p: c["properties"].get(p) for p in properties}
+            yield body["results"], calls
             after = (body.get("paging") or {}).get("next", {}).get("after", "")
             if not after:
-                return found, requests
+                return
     finally:
         conn.close()
 

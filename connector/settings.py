@@ -35,6 +35,9 @@ class Settings:
     hubspot_client_secret: str | None = None
     hubspot_api_base: str = DEFAULT_API_BASE
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections per process: one per thread that uses the store (gunicorn --threads 4,
+    # plus the worker's scheduler and consumer threads) is enough; the pool may double it briefly.
+    database_pool_size: int = 5
     scoring_config: str = DEFAULT_SCORING_CONFIG
     webhook_public_url: str | None = None
     trust_proxy_headers: bool = False
@@ -92,7 +95,7 @@ class Settings:
                 problems.append(Problem("WEBHOOK_PUBLIC_URL", f"must be the full http(s) URL HubSpot calls, got {self.webhook_public_url!r}"))
         if not self.database_url.startswith(("sqlite:", "postgresql", "postgres:")):
             problems.append(Problem("DATABASE_URL", "must be sqlite:///path.db or postgresql://user@host/db"))
-        for name in ("hubspot_requests_per_10s", "hubspot_search_per_second", "sync_interval_minutes", "webhook_max_body_bytes", "port"):
+        for name in ("database_pool_size", "hubspot_requests_per_10s", "hubspot_search_per_second", "sync_interval_minutes", "webhook_max_body_bytes", "port"):
             if getattr(self, name) <= 0:
                 problems.append(Problem(name.upper(), "must be a positive number"))
         if self.search_overlap_minutes < 0:

@@ -179,14 +179,18 @@ class QueuedEvent:
 class Store:
     """All reads and writes of the connector's own state."""
 
-    def __init__(self, url: str, *, pool_size: int | None = None, engine: Engine | None = None):
+    def __init__(self, url: str, *, pool_size: int | None = None, busy_timeout_s: float = 30.0,
+                 engine: Engine | None = None):
+        """`pool_size`: PostgreSQL connections kept per process (size it to the threads that use the
+        store: gunicorn's --threads). `busy_timeout_s`: how long SQLite waits for the writer lock."""
         self.url = url
-        self.engine = engine or _create_engine(url, pool_size)
+        self.engine = engine or _create_engine(url, pool_size, busy_timeout_s)
         self.dialect = self.engine.dialect.name
 
     @classmethod
     def from_settings(cls, settings: Any, **kw: Any) -> "Store":
         settings.ensure_local_dirs()
+        kw.setdefault("pool_size", settings.database_pool_size)
         return cls(settings.sqlalchemy_url, **kw)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -592,9 +596,9 @@ def _holder_is_dead(holder: str | None) -> bool:
     return False
 
 
-def _create_engine(url: str, pool_size: int | None) -> Engine:
+def _create_engine(url: str, pool_size: int | None, busy_timeout_s: float) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -605,13 +609,13 @@ def _create_engine(url: str, pool_size: int | None) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             cur.close()
 
         return engine
     kw: dict[str, Any] = {"pool_pre_ping": True}
     if pool_size:
-        kw.update(pool_size=pool_size, max_overflow=pool_size)
+        kw.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)
     return sa.create_engine(url, **kw)
 
 

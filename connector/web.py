@@ -43,7 +43,9 @@ def create_app(test_config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.config.update(CLOCK=time.time)
     app.config.update(config)
     app.extensions[SETTINGS_KEY] = settings
-    store = Store.from_settings(settings)
+    # HubSpot times out a delivery after a few seconds: better a fast 503 (it retries) than a
+    # request that waits 30 s for SQLite's writer lock.
+    store = Store.from_settings(settings, busy_timeout_s=2.0)
     app.extensions[STORE_KEY] = store
     app.extensions["connector.schema_ready"] = _try_upgrade(store)
     app.register_blueprint(webhooks)
