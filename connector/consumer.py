@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from connector import hubspot_properties as hp
+from connector.errors import StoreError
 from connector.gateway import BATCH_SIZE, Gateway
 from connector.rules import RuleSet
 from connector.store import QueuedEvent, Store
@@ -63,9 +64,11 @@ class WebhookConsumer:
         """Handle one batch of queued events; returns what was done (events=0: queue empty)."""
         now = self._now_ms()
         tally = Tally()
-        # Writes a dead worker planned (older than a lease, so not a live worker's in-flight ones).
-        self.path.finish_planned(tally, kinds=("webhook",), older_than_ms=self.lease_ms)
         events = self.store.take_events(self.batch_size, self.worker_id, now, self.lease_ms)
+        # Writes a dead worker planned. A live worker renews its lease with the very instant it
+        # stamps on each planned write (see _rescore), so a write planned more than a lease before
+        # `now` is no live worker's, and every write planned under events just taken over is one.
+        self.path.finish_planned(tally, kinds=("webhook",), created_before=now - self.lease_ms)
         result = ConsumeResult(events=len(events))
         if not events:
             return result
@@ -79,11 +82,7 @@ class WebhookConsumer:
         rescore -= forget
         result.contacts = len(rescore)
         if rescore:
-            # These events were either new or reclaimed from a worker whose lease ran out: that
-            # worker is gone, and writes it planned for these contacts are finished (re-read,
-            # confirmed or redone) before anything is planned again, so none is written twice.
-            self.path.finish_planned(tally, kinds=("webhook",), contact_ids=sorted(rescore))
-            self._rescore(sorted(rescore, key=_id_order), tally)
+            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], tally)
         self.store.finish_events([e.id for e in events])
         result.written, result.failed = tally.written, tally.failed
         return result
@@ -112,13 +111,19 @@ class WebhookConsumer:
                 rescore.add(e.object_id)
         return rescore, forget, merges
 
-    def _rescore(self, contact_ids: list[str], tally: Tally) -> None:
+    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: Tally) -> None:
         run = self.store.start_run("webhook", self._now_ms(), None)
         for i in range(0, len(contact_ids), BATCH_SIZE):
             chunk = contact_ids[i:i + BATCH_SIZE]
             contacts = self.gateway.batch_read_contacts(chunk, self.path.properties)
             planned, histories = self.path.plan(contacts, run.id, tally)
-            self.store.checkpoint(run.id, chunk[-1], tally.counts(), histories, planned, self._now_ms())
+            # Renew the lease with the same instant the outbox rows get: the events can then only
+            # be taken over once every write planned under them is older than a lease, i.e. once
+            # a taker may treat those writes as a dead worker's.
+            now = self._now_ms()
+            if not self.store.renew_events(event_ids, self.worker_id, now):
+                raise StoreError("this webhook batch's lease was taken over by another worker; leaving it to them")
+            self.store.checkpoint(run.id, chunk[-1], tally.counts(), histories, planned, now)
             if planned:
                 self.path.write(planned, tally)
         self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=None)

@@ -304,12 +304,10 @@ class Store:
         return found
 
     def planned_writes(self, limit: int = 100, *, kinds: Sequence[str] | None = None,
-                       created_before: int | None = None, contact_ids: Sequence[str] | None = None) -> list[PlannedWrite]:
-        """Writes planned but not confirmed, optionally only those of runs of `kinds`, older than
-        `created_before` (so a live process's in-flight writes are left to it), or of `contact_ids`."""
+                       created_before: int | None = None) -> list[PlannedWrite]:
+        """Writes planned but not confirmed, optionally only those of runs of `kinds`, or planned
+        before `created_before` (so a live process's in-flight writes are left to it)."""
         query = sa.select(outbox).order_by(outbox.c.contact_id, outbox.c.run_id).limit(limit)
-        if contact_ids is not None:
-            query = query.where(outbox.c.contact_id.in_(list(contact_ids)))
         if kinds is not None:
             query = query.join(runs, runs.c.id == outbox.c.run_id).where(runs.c.kind.in_(list(kinds)))
         if created_before is not None:
@@ -489,6 +487,15 @@ class Store:
                 conn.execute(webhook_events.update().where(webhook_events.c.id.in_([r["id"] for r in rows])).values(
                     status="taken", taken_at=now, taken_by=worker_id))
         return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+
+    def renew_events(self, ids: Sequence[int], worker_id: str, now: int) -> bool:
+        """Extend this worker's lease on its events; False if another worker took any of them."""
+        ids = list(ids)
+        with self._begin() as conn:
+            renewed = conn.execute(webhook_events.update().where(
+                webhook_events.c.id.in_(ids), webhook_events.c.status == "taken",
+                webhook_events.c.taken_by == worker_id).values(taken_at=now)).rowcount
+        return renewed == len(ids)
 
     def finish_events(self, ids: Sequence[int]) -> None:
         if not ids:

@@ -118,16 +118,14 @@ class WritePath:
         for w, error in failed:
             log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)", w.contact_id, error)
 
-    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None, older_than_ms: int | None = None,
-                       contact_ids: Sequence[str] | None = None) -> int:
-        """Confirm or redo writes a killed process planned (runs of `kinds`, planned more than
-        `older_than_ms` ago, for `contact_ids`). Re-reads first, so nothing is written twice."""
+    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None,
+                       created_before: int | None = None) -> int:
+        """Confirm or redo writes a killed process planned (runs of `kinds`, planned before
+        `created_before` ms). Re-reads first, so nothing is written twice."""
         done = 0
         seen: set[tuple[str, int]] = set()
         while True:
-            before = None if older_than_ms is None else int(self.clock() * 1000) - older_than_ms
-            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=before,
-                                                            contact_ids=contact_ids)
+            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=created_before)
                        if (w.contact_id, w.run_id) not in seen]
             if not planned:
                 return done
