@@ -425,18 +425,8 @@ def _float_header(headers: Any, name: str) -> float | None:
 
 
 def _header(headers: Any, name: str) -> str | None:
-    if headers is None:
-        return None
-    getter = getattr(headers, "get", None)
-    if getter is not None:
-        value = getter(name)
-        if value is None and not hasattr(headers, "getlist"):  # plain dict: case-sensitive
-            lowered = name.lower()
-            for k, v in headers.items():
-                if k.lower() == lowered:
-                    return v
-        return value
-    return None
+    """urllib3's HTTPHeaderDict (answers and ApiException.headers alike) looks names up case-insensitively."""
+    return headers.get(name) if headers is not None else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ import json
 import urllib.request
 
 from connector import hubspot_properties as hp
+from connector.gateway import Gateway
 
 # What must come out the same whatever path the writes took (times differ run to run).
 COMPARED = (hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, hp.SCORE, hp.FIT_SCORE, hp.ENGAGEMENT_SCORE, hp.GRADE,
@@ -40,3 +41,24 @@ def sales_update(sandbox, contact_id: str, properties: dict) -> None:
                                  data=json.dumps({"properties": properties}).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
     urllib.request.urlopen(req).read()
+
+
+class DiesAfterWrites(Gateway):
+    """A worker's gateway whose process is killed right after HubSpot applied its n-th batch update;
+    `read_s` of (simulated) time pass during each batch read (a slow or rate-limited HubSpot)."""
+
+    def __init__(self, *a, die_after: int, clock=None, read_s: float = 0.0, **kw):
+        super().__init__(*a, **kw)
+        self.left, self.clock, self.read_s = die_after, clock, read_s
+
+    def batch_read_contacts(self, ids, properties):
+        if self.clock is not None:
+            self.clock.offset_s += self.read_s
+        return super().batch_read_contacts(ids, properties)
+
+    def batch_update_contacts(self, updates):
+        outcome = super().batch_update_contacts(updates)
+        self.left -= 1
+        if self.left <= 0:
+            raise SystemExit("killed")
+        return outcome

@@ -27,7 +27,7 @@ from connector.store import audit, contact_state, outbox, score_history, webhook
 from connector.sync import SyncJob
 from connector.webhook_events import parse_delivery
 from connector.writeback import Tally, WritePath
-from tests.helpers import portal_state, reset, sandbox_stats, writes
+from tests.helpers import DiesAfterWrites, portal_state, reset, sandbox_stats, writes
 
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 LEASE_MS = 30_000
@@ -310,27 +310,6 @@ def test_given_echoes_of_the_connectors_own_writes_when_consumed_then_nothing_is
     assert queue_status(ctx.store) == Counter(done=ctx.store.count_rows("webhook_events"))
 
 
-class _DiesAfterWrites(Gateway):
-    """A worker's gateway whose process is killed right after HubSpot applied its n-th batch update;
-    `read_s` of (simulated) time pass during each batch read (a slow or rate-limited HubSpot)."""
-
-    def __init__(self, *a, die_after: int, clock: Clock | None = None, read_s: float = 0.0, **kw):
-        super().__init__(*a, **kw)
-        self.left, self.clock, self.read_s = die_after, clock, read_s
-
-    def batch_read_contacts(self, ids, properties):
-        if self.clock is not None:
-            self.clock.offset_s += self.read_s
-        return super().batch_read_contacts(ids, properties)
-
-    def batch_update_contacts(self, updates):
-        outcome = super().batch_update_contacts(updates)
-        self.left -= 1
-        if self.left <= 0:
-            raise SystemExit("killed")
-        return outcome
-
-
 def _crash_setup(ctx, sandbox, settings, *, read_s: float):
     """Set up (no sync: every contact needs a write), queue one event per contact, then a worker
     takes them all and dies right after its 2nd batch update of 100 landed."""
@@ -343,7 +322,7 @@ def _crash_setup(ctx, sandbox, settings, *, read_s: float):
     assert hooks.enqueue(ctx.store, payloads).accepted == len(ids) == 400
     reset(sandbox)
     clock = Clock()
-    dying = _DiesAfterWrites("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000,
+    dying = DiesAfterWrites("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000,
                              die_after=2, clock=clock, read_s=read_s)
     with pytest.raises(SystemExit):
         consumer_for(ctx, dying, clock=clock, worker_id="dead:1").run_once()

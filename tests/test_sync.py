@@ -8,12 +8,11 @@ import pytest
 
 from connector import hubspot_properties as hp
 from connector.commands import make_gateway
-from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.store import Store
 from connector.setup import run_setup
 from connector.sync import SyncJob
-from tests.helpers import calls, portal_state, reset, sales_update, writes
+from tests.helpers import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
 
 def _setup(ctx):
@@ -90,26 +89,11 @@ def test_given_new_engagement_when_incremental_sync_then_only_that_contact_is_re
     assert after[hp.PATH] == "hand_raise"
 
 
-class _KilledAfter(Gateway):
-    """A gateway whose process 'dies' right after HubSpot applied its n-th batch update."""
-
-    def __init__(self, *a, die_after: int, **kw):
-        super().__init__(*a, **kw)
-        self.left = die_after
-
-    def batch_update_contacts(self, updates):
-        outcome = super().batch_update_contacts(updates)
-        self.left -= 1
-        if self.left <= 0:
-            raise SystemExit("killed")
-        return outcome
-
-
 @pytest.mark.parametrize("die_after", [1, 3])
 def test_given_run_killed_after_a_write_landed_when_rerun_then_state_equals_uninterrupted_and_audit_has_no_duplicates(
         ctx, sandbox, settings, tmp_path, die_after):
     _setup(ctx)
-    dying = _KilledAfter("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000,
+    dying = DiesAfterWrites("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000,
                          die_after=die_after)
     with pytest.raises(SystemExit):
         SyncJob(dying, ctx.store, ctx.rules, writers=1).run(full=True)
