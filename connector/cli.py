@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="create or upgrade the state store's schema (safe on every deploy)")
     p.set_defaults(handler=_cmd("migrate"))
 
+    p = sub.add_parser("doctor", help="check settings, token, scopes, properties, store, API headroom and the webhook URL; exit 0 only if all pass")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(handler=_cmd("doctor"))
+
     p = sub.add_parser("worker", help="scheduled syncs and the webhook queue consumer")
     p.set_defaults(handler=_cmd("worker"))
 

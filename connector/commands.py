@@ -131,6 +131,22 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from connector.doctor import doctor_exit_code, run_doctor
+
+    settings = Settings.from_env()  # bad values: ConfigError -> exit 2 with every problem (cli.main)
+    checks = run_doctor(settings)
+    if args.json:
+        print(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+        failed = [c.name for c in checks if not c.ok]
+        print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks passed"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return doctor_exit_code(checks)
+
+
 def demo(args: argparse.Namespace) -> int:
     from connector.demo import run_demo
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from connector import hubspot_properties as hp
+from connector.errors import HubSpotError
 from connector.evaluate import evaluate
 from connector.gateway import Gateway
 from connector.model import Contact, History
@@ -22,6 +23,7 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
     result = evaluate(Contact(cid, props), history, rules, now or datetime.now(timezone.utc))
     s, d = result.score, result.decision
     return {
+        "owner": _owner_name(gateway, props.get("hubspot_owner_id")),
         "id": cid,
         "name": " ".join(x for x in (props.get("firstname"), props.get("lastname")) if x) or None,
         "email": props.get("email"),
@@ -36,11 +38,27 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
     }
 
 
+def _owner_name(gateway: Gateway, owner_id: str | None) -> str | None:
+    """The contact owner's name (needs the optional crm.objects.owners.read scope; else the id)."""
+    if not owner_id:
+        return None
+    try:
+        owners = gateway.list_owners()
+    except HubSpotError:
+        return owner_id
+    for owner in owners:
+        if str(owner.get("id")) == str(owner_id):
+            name = f"{owner.get('firstName', '')} {owner.get('lastName', '')}".strip()
+            return name or owner.get("email") or owner_id
+    return owner_id
+
+
 def render(report: dict) -> str:
     s = report["score"]
     lines = [
         f"Contact {report['id']}" + (f" {report['name']}" if report["name"] else "") + (f" <{report['email']}>" if report["email"] else ""),
-        f"  lead status: {report['lead_status'] or '-'}   lifecycle stage: {report['lifecycle_stage'] or '-'}",
+        f"  lead status: {report['lead_status'] or '-'}   lifecycle stage: {report['lifecycle_stage'] or '-'}"
+        + (f"   owner: {report['owner']}" if report.get("owner") else ""),
         f"  score {s['total']} (fit {s['fit']}, engagement {s['engagement']})  grade {s['grade']}  path {s['path']}",
         "  rules that fired:",
     ]

@@ -94,3 +94,24 @@ def test_given_synced_portal_when_explain_then_score_rules_and_decision_are_show
     assert f"Contact {mql.id}" in out and "rules that fired" in out and "decision:" in out
     assert "lead_status -> MQL" not in out  # nothing left to write: it already is one
     assert sandbox_stats(sandbox)["requests"].get("GET /crm/v3/objects/contacts/{contactId}") == 1
+
+
+def test_given_setup_done_when_doctor_then_every_check_passes_and_exit_0(env, sandbox, capsys):
+    env.setenv("HUBSPOT_CLIENT_SECRET", "s3cret-for-tests")
+    assert run("setup") == 0
+    capsys.readouterr()
+    assert run("doctor") == 0
+    out = capsys.readouterr().out
+    assert "checks passed" in out and "failed:" not in out
+    assert "s3cret-for-tests" not in out and "pat-sandbox" not in out  # secrets are never printed
+
+
+def test_given_token_without_a_scope_when_doctor_then_exit_1_naming_it(env, capsys):
+    cfg = SandboxConfig(contacts=20, tier="unlimited", tokens={
+        "pat-nowrite": frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read", "crm.schemas.contacts.write"})})
+    with Sandbox(cfg) as sb:
+        env.setenv("HUBSPOT_API_BASE", sb.base_url)
+        env.setenv("HUBSPOT_ACCESS_TOKEN", "pat-nowrite")
+        env.setenv("HUBSPOT_CLIENT_SECRET", "s3cret-for-tests")
+        assert run("doctor") == 1
+        assert "crm.objects.contacts.write" in capsys.readouterr().out

@@ -1,0 +1,238 @@
+"""`connector doctor`: is this deployment ready? One clear line per check; exit 0 only if all pass.
+
+Checks, in order (each a `Check(name, ok, detail)`):
+  settings        the key settings, secrets masked; the token and client secret are set
+  scoring config  config/scoring.yaml (SCORING_CONFIG) loads; else its first problems
+  token           HubSpot accepts HUBSPOT_ACCESS_TOKEN
+  scopes          the token has every scope in connector.setup.REQUIRED_SCOPES (names the missing)
+  properties      the connector's properties exist with the right types (names the missing)
+  MQL option      hs_lead_status has the MQL option
+  rate limit      daily API usage from X-HubSpot-RateLimit-Daily/-Daily-Remaining, learned by the
+                  gateway on the calls above; fails under 10 % left; "unknown" (ok) without headers
+  store           the state store answers and its schema is current (else: `connector migrate`)
+  webhook URL     GET <origin of WEBHOOK_PUBLIC_URL>/healthz answers 200 within 5 s. Unset: ok,
+                  "not set (webhooks disabled)": a deployment may run on scheduled syncs alone.
+
+When the token check fails, the checks that need HubSpot fail as "not checked" rather than
+repeating the same error. Doctor changes nothing in HubSpot; on SQLite it may create the empty
+database file (then says: run `connector migrate`).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable, Sequence
+from urllib.parse import urlsplit
+
+from connector import hubspot_properties as hp
+from connector.errors import AuthError, ConfigError, ConnectorError, HubSpotError, ScopeError
+from connector.settings import Settings
+
+HttpGet = Callable[[str, float], int]  # (url, timeout_s) -> HTTP status; raises OSError if no answer
+
+WEBHOOK_TIMEOUT_S = 5.0
+DAILY_HEADROOM = 0.10  # fail when less than 10 % of the account's daily budget is left
+SHOWN_SETTINGS = ("HUBSPOT_API_BASE", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET", "DATABASE_URL",
+                  "SCORING_CONFIG", "WEBHOOK_PUBLIC_URL", "TRUST_PROXY_HEADERS")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def doctor_exit_code(checks: Sequence[Check]) -> int:
+    """0 when every check passed, else 1."""
+    return 0 if checks and all(c.ok for c in checks) else 1
+
+
+def run_doctor(settings: Settings, *, http_get: HttpGet | None = None) -> list[Check]:
+    """Run every check against the deployment `settings` describe. Never raises ConnectorError."""
+    checks = [_settings_check(settings), _scoring_check(settings)]
+    checks += _hubspot_checks(settings)
+    checks.append(_store_check(settings))
+    checks.append(_webhook_check(settings, http_get or default_http_get))
+    return checks
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+def _settings_check(settings: Settings) -> Check:
+    shown = settings.redacted()
+    detail = ", ".join(f"{k}={shown[k] if shown[k] not in (None, '') else '(not set)'}" for k in SHOWN_SETTINGS)
+    # Settings.from_env validated the values; the token and the client secret are needed here
+    # (the web process refuses to start without the secret: it verifies every webhook with it).
+    problems = settings._problems(("hubspot_access_token", "hubspot_client_secret"))
+    if problems:
+        return Check("settings", False, "; ".join(str(p) for p in problems) + f" [{detail}]")
+    return Check("settings", True, detail)
+
+
+def _scoring_check(settings: Settings) -> Check:
+    from connector.rules import load_rules
+
+    try:
+        rules = load_rules(settings.scoring_config)
+    except ConfigError as exc:
+        first = "; ".join(str(p) for p in exc.problems[:3])
+        more = f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
+        return Check("scoring config", False, f"{first}{more}")
+    return Check("scoring config", True,
+                 f"{settings.scoring_config} loads; reads {len(rules.contact_properties)} contact properties")
+
+
+def _hubspot_checks(settings: Settings) -> list[Check]:
+    from connector.commands import make_gateway
+    from connector.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES
+
+    names = ("token", "scopes", "properties", "MQL option", "rate limit")
+    if not settings.hubspot_access_token:
+        return [Check(n, False, "not checked: HUBSPOT_ACCESS_TOKEN is not set") for n in names]
+    gateway = make_gateway(settings)
+    token = settings.hubspot_access_token
+    checks: list[Check] = []
+    try:
+        granted = gateway.token_scopes(token)
+        if granted is None:  # HubSpot could not list them: prove the token with a cheap read
+            gateway.get_property(hp.LEAD_STATUS)
+    except (HubSpotError, ConnectorError) as exc:
+        reason = _token_failure(exc)
+        checks.append(Check("token", False, reason))
+        checks += [Check(n, False, "not checked: the token check failed") for n in names[1:]]
+        return checks
+    checks.append(Check("token", True, f"HubSpot accepts the token ({settings.hubspot_api_base})"))
+
+    if granted is None:
+        checks.append(Check("scopes", True, "unknown: HubSpot did not list the token's scopes "
+                            "(a missing one shows as 403 in the checks below)"))
+    else:
+        missing = [s for s in REQUIRED_SCOPES if s not in granted]
+        optional = [s for s in OPTIONAL_SCOPES if s not in granted]
+        if missing:
+            checks.append(Check("scopes", False, "missing required scope(s): " + ", ".join(missing)
+                                + " (add them to the app's requiredScopes, upload, and use the new token)"))
+        else:
+            note = f"; optional {', '.join(optional)} not granted" if optional else ""
+            checks.append(Check("scopes", True, f"all {len(REQUIRED_SCOPES)} required scopes granted{note}"))
+
+    checks += _property_checks(gateway)
+    checks.append(daily_headroom_check(gateway.daily_remaining, gateway.daily_limit))
+    return checks
+
+
+def _property_checks(gateway) -> list[Check]:
+    missing: list[str] = []
+    wrong: list[str] = []
+    try:
+        for definition in hp.PROPERTY_DEFINITIONS:
+            existing = gateway.get_property(definition["name"])
+            if existing is None:
+                missing.append(definition["name"])
+            elif existing.get("type") != definition["type"]:
+                wrong.append(f"{definition['name']} is {existing.get('type')}, expected {definition['type']}")
+        lead_status = gateway.get_property(hp.LEAD_STATUS)
+    except (HubSpotError, ConnectorError) as exc:
+        return [Check("properties", False, _hubspot_failure(exc)),
+                Check("MQL option", False, "not checked: reading properties failed")]
+    if missing or wrong:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+        props = Check("properties", False, "; ".join(parts) + " (run `connector setup`)")
+    else:
+        props = Check("properties", True, f"all {len(hp.PROPERTY_DEFINITIONS)} connector properties exist "
+                      f"in group {hp.GROUP_NAME} with the right types")
+    if lead_status is None:
+        mql = Check("MQL option", False, f"{hp.LEAD_STATUS} does not exist in this portal")
+    elif any(o.get("value") == hp.MQL_STATUS for o in lead_status.get("options") or []):
+        mql = Check("MQL option", True, f"{hp.LEAD_STATUS} has the {hp.MQL_STATUS} option")
+    else:
+        mql = Check("MQL option", False, f"{hp.LEAD_STATUS} has no {hp.MQL_STATUS} option (run `connector setup`)")
+    return [props, mql]
+
+
+def daily_headroom_check(remaining: int | None, limit: int | None) -> Check:
+    # X-HubSpot-RateLimit-Daily / -Daily-Remaining are absent when HubSpot does not know them
+    # (developers.hubspot.com/docs/guides/apps/api-usage/usage-details, "Rate limit headers").
+    if remaining is None or not limit:
+        return Check("rate limit", True, "daily usage unknown (HubSpot sent no daily rate-limit headers)")
+    left = remaining / limit
+    detail = f"{limit - remaining:,} of {limit:,} daily calls used, {remaining:,} left ({left:.0%})"
+    if left < DAILY_HEADROOM:
+        return Check("rate limit", False, detail + f": under {DAILY_HEADROOM:.0%} left; the budget is "
+                     "shared by every app in the account and resets at midnight (account time zone)")
+    return Check("rate limit", True, detail)
+
+
+def _store_check(settings: Settings) -> Check:
+    from connector.store import SCHEMA_VERSION, Store
+
+    shown = settings.redacted()["DATABASE_URL"]
+    store = None
+    try:
+        store = Store.from_settings(settings)
+        store.ping()
+        version = store.schema_version()
+    except (ConnectorError, OSError) as exc:
+        return Check("store", False, f"{shown}: {exc}")
+    finally:
+        if store is not None:
+            store.dispose()
+    if version != SCHEMA_VERSION:
+        return Check("store", False, f"{shown} answers but its schema is at version {version}, "
+                     f"expected {SCHEMA_VERSION}: run `connector migrate`")
+    return Check("store", True, f"{shown} answers, schema version {version}")
+
+
+def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:
+    if not settings.webhook_public_url:
+        return Check("webhook URL", True, "not set (webhooks disabled)")
+    parts = urlsplit(settings.webhook_public_url)
+    url = f"{parts.scheme}://{parts.netloc}/healthz"
+    note = ""
+    if parts.path.rstrip("/") != "/webhooks/hubspot":
+        note = f"; note: WEBHOOK_PUBLIC_URL's path is {parts.path or '/'!r}, the endpoint is /webhooks/hubspot"
+    started = time.monotonic()
+    try:
+        status = http_get(url, WEBHOOK_TIMEOUT_S)
+    except (OSError, ValueError) as exc:  # refused, DNS, TLS, timeout (URLError is an OSError)
+        reason = getattr(exc, "reason", None) or exc
+        return Check("webhook URL", False, f"GET {url} got no answer within {WEBHOOK_TIMEOUT_S:.0f} s: {reason}{note}")
+    took_ms = (time.monotonic() - started) * 1000
+    if status != 200:
+        return Check("webhook URL", False, f"GET {url} answered {status}, expected 200{note}")
+    return Check("webhook URL", True, f"GET {url} answered 200 in {took_ms:.0f} ms{note}")
+
+
+def default_http_get(url: str, timeout_s: float) -> int:
+    """GET `url`; its HTTP status (redirects followed). Raises OSError when nothing answers."""
+    request = urllib.request.Request(url, headers={"User-Agent": "lead-scoring-connector doctor"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return int(exc.code)
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def _token_failure(exc: Exception) -> str:
+    if isinstance(exc, AuthError):
+        return "HubSpot rejected HUBSPOT_ACCESS_TOKEN (401): copy the app's access token again (Auth tab)"
+    return _hubspot_failure(exc)
+
+
+def _hubspot_failure(exc: Exception) -> str:
+    if isinstance(exc, ScopeError):
+        return "missing scope(s): " + (", ".join(exc.scopes) if exc.scopes else str(exc))
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__}{f' ({status})' if status else ''}: {exc}"
