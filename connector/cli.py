@@ -7,8 +7,8 @@ or stopped: bad settings or config, bad token, missing scope, HubSpot or the sto
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
 from typing import Callable
 
@@ -81,13 +81,15 @@ def _cmd(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    from dotenv import load_dotenv
+
+    if not getattr(args, "raw", False):
+        load_dotenv(args.env_file, override=False)
+    level = "DEBUG" if args.verbose else os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if getattr(args, "raw", False):
         return int(args.handler(args) or 0)
-    from dotenv import load_dotenv
-
-    load_dotenv(args.env_file, override=False)
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:
