@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector import hubspot_properties as hp
-from connector.errors import ScopeError
+from connector.errors import ScopeError, ValidationError
 from connector.gateway import Gateway
 from connector.rules import RuleSet
 from connector.store import Store
@@ -66,7 +66,7 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
 
     if gateway.get_group(hp.GROUP_NAME) is None:
         if not dry_run:
-            gateway.create_group(hp.GROUP_NAME, hp.GROUP_LABEL)
+            _create_once(lambda: gateway.create_group(hp.GROUP_NAME, hp.GROUP_LABEL))
         report.done.append(f"{verb} property group {hp.GROUP_NAME}")
     else:
         report.already.append(f"property group {hp.GROUP_NAME}")
@@ -75,7 +75,7 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
         existing = gateway.get_property(definition["name"])
         if existing is None:
             if not dry_run:
-                gateway.create_property(definition)
+                _create_once(lambda: gateway.create_property(definition))
             report.done.append(f"{verb} property {definition['name']} ({definition['type']})")
         elif existing.get("type") != definition["type"]:
             report.warnings.append(f"property {definition['name']} exists with type {existing.get('type')}, "
@@ -104,6 +104,16 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
         report.done.append("state store schema up to date")
     report.subscriptions = webhook_subscriptions(rules)
     return report
+
+
+def _create_once(create) -> None:
+    """Create, where a 409 means our own earlier attempt got there: a create whose answer was lost
+    (timeout, dropped connection) is retried by the gateway and then finds the object existing."""
+    try:
+        create()
+    except ValidationError as exc:
+        if exc.status != 409:
+            raise
 
 
 def _option(o: dict) -> dict:

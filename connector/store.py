@@ -316,6 +316,14 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [_planned(r) for r in rows]
 
+    def discard_planned(self, planned: Sequence[PlannedWrite]) -> None:
+        """Drop planned writes a newer plan for the same contact supersedes (never sent again)."""
+        if not planned:
+            return
+        with self._begin() as conn:
+            for w in planned:
+                conn.execute(outbox.delete().where(outbox.c.run_id == w.run_id, outbox.c.contact_id == w.contact_id))
+
     def count_planned(self) -> int:
         with self._connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()

@@ -121,27 +121,41 @@ class WritePath:
     def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None,
                        created_before: int | None = None) -> int:
         """Confirm or redo writes a killed process planned (runs of `kinds`, planned before
-        `created_before` ms). Re-reads first, so nothing is written twice."""
+        `created_before` ms). Re-reads first, so nothing is written twice; of several runs' plans
+        for one contact only the newest counts; what is still to send goes in full batches."""
         done = 0
-        seen: set[tuple[str, int]] = set()
         while True:
-            planned = [w for w in self.store.planned_writes(limit=BATCH_SIZE, kinds=kinds, created_before=created_before)
-                       if (w.contact_id, w.run_id) not in seen]
-            if not planned:
+            rows = self.store.planned_writes(limit=10 * BATCH_SIZE, kinds=kinds, created_before=created_before)
+            if not rows:
                 return done
-            seen.update((w.contact_id, w.run_id) for w in planned)
-            props = sorted({p for w in planned for p in w.changes})
-            current = {str(c["id"]): c.get("properties") or {} for c in
-                       self.gateway.batch_read_contacts([w.contact_id for w in planned], props)}
-            landed = [w for w in planned if w.contact_id in current
-                      and all(same_value(current[w.contact_id].get(k), v) for k, v in w.changes.items())]
-            now = int(self.clock() * 1000)
-            self.store.confirm_writes(landed, now)
-            self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned if w.contact_id not in current], now)
-            todo = [w for w in planned if w.contact_id in current and w not in landed]
+            newest: dict[str, PlannedWrite] = {}
+            for row in rows:
+                if row.contact_id not in newest or row.run_id > newest[row.contact_id].run_id:
+                    newest[row.contact_id] = row
+            self.store.discard_planned([r for r in rows if newest[r.contact_id] is not r])
+            todo: list[PlannedWrite] = []
+            chosen = list(newest.values())
+            for i in range(0, len(chosen), BATCH_SIZE):
+                todo += self._settle(chosen[i:i + BATCH_SIZE])
+                while len(todo) >= BATCH_SIZE:
+                    self.write(todo[:BATCH_SIZE], tally)
+                    todo = todo[BATCH_SIZE:]
             if todo:
                 self.write(todo, tally)
-            done += len(planned)
+            done += len(rows)
+
+    def _settle(self, planned: list[PlannedWrite]) -> list[PlannedWrite]:
+        """Confirm the planned writes HubSpot already has, drop those of deleted contacts, and
+        return the ones still to send."""
+        props = sorted({p for w in planned for p in w.changes})
+        current = {str(c["id"]): c.get("properties") or {} for c in
+                   self.gateway.batch_read_contacts([w.contact_id for w in planned], props)}
+        landed = [w for w in planned if w.contact_id in current
+                  and all(same_value(current[w.contact_id].get(k), v) for k, v in w.changes.items())]
+        now = int(self.clock() * 1000)
+        self.store.confirm_writes(landed, now)
+        self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned if w.contact_id not in current], now)
+        return [w for w in planned if w.contact_id in current and w not in landed]
 
 
 def score_dict(result: Evaluation) -> dict:

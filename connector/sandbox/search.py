@@ -38,6 +38,10 @@ class SearchRequest:
     limit: int
     offset: int
     properties: list[str] | None
+    # Speed only, never results: every match has an id above `id_floor` (an hs_object_id GT/GTE
+    # filter in the single group), and `id_only` says no other filter or query narrows it further.
+    id_floor: int | None = None
+    id_only: bool = False
 
 
 def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
@@ -85,14 +89,36 @@ def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
     query = str(body.get("query") or "").strip().lower()
     predicate = _combine(compiled_groups, query)
     properties = body.get("properties")
+    id_floor, id_only = _id_floor(groups, query)
     return SearchRequest(predicate, sort_property, descending, limit, offset,
-                         list(properties) if properties else None)
+                         list(properties) if properties else None, id_floor, id_only)
+
+
+def _id_floor(groups: list, query: str) -> tuple[int | None, bool]:
+    """The id bound of a one-group search that pages by `hs_object_id > last id` (as a connector
+    restarting past 10,000 results does), and whether that is its only condition."""
+    if len(groups) != 1:
+        return None, False
+    floors, others = [], 0
+    for f in groups[0].get("filters") or []:
+        op, value = str(f.get("operator", "")).upper(), str(f.get("value", ""))
+        if f.get("propertyName") == "hs_object_id" and op in ("GT", "GTE") and value.isdigit():
+            floors.append(int(value) if op == "GT" else int(value) - 1)
+        else:
+            others += 1
+    if not floors:
+        return None, False
+    return max(floors), others == 0 and not query
 
 
 def run(request: SearchRequest, records: Iterable[tuple[str, Props]],
         type_of: TypeOf) -> tuple[int, list[str], int | None]:
     """(total matches, ids on the page, next offset or None)."""
     matches = [(rid, props) for rid, props in records if request.predicate(props)]
+    if request.sort_property == "hs_object_id" and not request.descending:
+        # Records come in id order (the portal keeps them so): nothing to sort.
+        end = request.offset + request.limit
+        return len(matches), [rid for rid, _ in matches[request.offset:end]], end if end < len(matches) else None
     key = _sort_key(request.sort_property, type_of(request.sort_property))
     present = [m for m in matches if _has(m[1].get(request.sort_property))]
     missing = [m for m in matches if not _has(m[1].get(request.sort_property))]

@@ -109,3 +109,27 @@ def test_given_two_groups_when_run_then_ored_and_sorted_descending():
             "sorts": [{"propertyName": "n", "direction": "DESCENDING"}], "limit": 1}
     total, page, next_after = run(parse(body, 100, TYPES), RECORDS, TYPES)
     assert (total, page, next_after) == (2, ["2"], 1)
+
+
+@pytest.mark.parametrize("floor", ["0", "150", "299"])
+def test_given_paging_by_id_when_searching_then_the_fast_path_answers_as_the_full_scan_does(http, floor):
+    """`hs_object_id > X` alone takes a slice of the id order; adding a condition that every record
+    meets forces the full scan. Both must give the same pages and totals."""
+    def pages(filters):
+        out, after = [], None
+        while True:
+            body = {"filterGroups": [{"filters": filters}], "limit": 37, "properties": ["email"],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]}
+            if after:
+                body["after"] = after
+            status, data, _ = http("POST", "/crm/v3/objects/contacts/search", body)
+            assert status == 200
+            out.append((data["total"], [r["id"] for r in data["results"]]))
+            after = (data.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return out
+
+    by_id = [{"propertyName": "hs_object_id", "operator": "GT", "value": floor}]
+    fast = pages(by_id)
+    full = pages(by_id + [{"propertyName": "hs_object_id", "operator": "HAS_PROPERTY"}])
+    assert fast == full and fast[0][0] > 0

@@ -1,0 +1,54 @@
+"""Finishing the writes a dead process planned: newest plan wins, full batches, nothing twice."""
+
+from __future__ import annotations
+
+from connector import hubspot_properties as hp
+from connector.setup import run_setup
+from connector.store import PlannedWrite
+from connector.writeback import Tally, WritePath
+from tests.helpers import portal_state, reset, writes
+
+
+def _plan(store, kind: str, contact_id: str, score: str) -> PlannedWrite:
+    run = store.start_run(kind, 1_000, None)
+    w = PlannedWrite(contact_id, run.id, {hp.SCORE: score}, {hp.SCORE: None}, {"t": int(score)}, "test",
+                     {"total": int(score), "fit": 0, "engagement": int(score), "grade": "C1"})
+    store.checkpoint(run.id, contact_id, {}, {}, [w], now=1_000)
+    return w
+
+
+def test_given_two_dead_runs_planned_one_contact_when_finished_then_only_the_newest_plan_is_written(ctx, sandbox):
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    cid = next(iter(portal_state(sandbox)))
+    _plan(ctx.store, "webhook", cid, "11")
+    _plan(ctx.store, "webhook", cid, "22")
+    reset(sandbox)
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("webhook",))
+    assert portal_state(sandbox)[cid][hp.SCORE] == "22"
+    assert writes(sandbox) == 1
+    assert ctx.store.count_planned() == 0
+    assert [r["new_value"] for r in ctx.store.audit_for(cid)] == ["22"]
+
+
+def test_given_250_unsent_plans_when_finished_then_they_go_in_3_full_batches(ctx, sandbox):
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    ids = list(portal_state(sandbox))[:250]
+    run = ctx.store.start_run("full", 1_000, None)
+    planned = [PlannedWrite(cid, run.id, {hp.SCORE: "7"}, {hp.SCORE: None}, {}, "", {}) for cid in ids]
+    ctx.store.checkpoint(run.id, ids[-1], {}, {}, planned, now=1_000)
+    reset(sandbox)
+    tally = Tally()
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(tally, kinds=("full",))
+    assert tally.written == 250 and writes(sandbox) == 3
+    assert all(portal_state(sandbox)[cid][hp.SCORE] == "7" for cid in ids)
+
+
+def test_given_plans_that_already_landed_when_finished_then_confirmed_without_writing(ctx, sandbox):
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    cid = next(iter(portal_state(sandbox)))
+    w = _plan(ctx.store, "full", cid, "33")
+    ctx.gateway.batch_update_contacts([(cid, w.changes)])  # it landed, then the process died
+    reset(sandbox)
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("full",))
+    assert writes(sandbox) == 0
+    assert ctx.store.count_planned() == 0 and len(ctx.store.audit_for(cid)) == 1
