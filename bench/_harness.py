@@ -38,46 +38,16 @@ sys.exit(cli.run(args))
 # ordered ids of its matches and serves each page (offset) from them. Membership of such a query
 # cannot change while contacts are only updated (the cache is keyed by the contact count too), and
 # records are rendered fresh: the answers are the same, only cheaper. Nothing of the connector is touched.
-_FAST_SEARCH = """
-import dataclasses, json
-from connector.sandbox import portal as _portal, search as _search
-_cache = {}
-_slow = _portal.Portal.search
-def _fast(self, object_type, body, raw_length):
-    if not isinstance(body, dict):
-        return _slow(self, object_type, body, raw_length)
-    groups = body.get("filterGroups") or []
-    if body.get("query") or any(f.get("propertyName") != "hs_object_id" for g in groups for f in (g.get("filters") or [])):
-        return _slow(self, object_type, body, raw_length)
-    store = self.store(object_type)
-    type_of = lambda name: (store.definitions.get(name) or {}).get("type")
-    request = _search.parse(body, raw_length, type_of)
-    key = (object_type, json.dumps([groups, body.get("sorts")], sort_keys=True), len(store.order))
-    ordered = _cache.get(key)
-    if ordered is None:
-        with self.lock:
-            snapshot = [(str(i), store.records[str(i)].properties) for i in store.order]
-        everything = dataclasses.replace(request, offset=0, limit=max(1, len(snapshot)))
-        _, ordered, _ = _search.run(everything, snapshot, type_of)
-        _cache.clear()
-        _cache[key] = ordered
-    end = request.offset + request.limit
-    next_after = end if end < len(ordered) else None
-    return len(ordered), [store.records[i] for i in ordered[request.offset:end]], next_after, request
-_portal.Portal.search = _fast
-"""
 
 
 @contextmanager
-def sandbox_process(*args: str, now: float | None = None, fast_search: bool = False):
+def sandbox_process(*args: str, now: float | None = None):
     """Start `connector sandbox --port 0 ...`; yield its base URL; stop it.
-    `now` (epoch seconds) pins the generator's "now" (default: the sandbox's start);
-    `fast_search` serves id-filtered searches from a cache (see _FAST_SEARCH)."""
-    if now is None and not fast_search:
+    `now` (epoch seconds) pins the generator's "now" (default: the sandbox's start)."""
+    if now is None:
         command = [PYTHON, "-m", "connector", "sandbox"]
     else:
-        command = [PYTHON, "-c", (_FAST_SEARCH if fast_search else "") + _PINNED_SANDBOX,
-                   str(now if now is not None else "")]
+        command = [PYTHON, "-c", _PINNED_SANDBOX, str(now)]
     proc = subprocess.Popen([*command, "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:

@@ -4,13 +4,12 @@
 A sandbox of 200,000 contacts on `--tier unlimited` (about 10 s to generate and about 1 GB: that is
 the sandbox's process, not what is measured), `connector setup`, then `connector sync --full` as a
 child process told HUBSPOT_REQUESTS_PER_10S=100000 and HUBSPOT_SEARCH_PER_SECOND=10000 (so it is
-not throttled client-side). The sandbox serves its searches from a per-query id cache by default
-(see _harness._FAST_SEARCH; --slow-search for the sandbox as it is, 15-25 min): a faster sandbox
-only makes the connector's reads outrun its writes more, the harder case for its memory bound. Measured: that child's peak resident set, from the kernel
+not throttled client-side): its reads outrun its writes, the harder case for its memory bound.
+Measured: that child's peak resident set, from the kernel
 (os.wait4's ru_maxrss, the same figure as /usr/bin/time's "Maximum resident set size"), plus its
 RSS sampled from /proc every 0.25 s to show when the peak came. Fails at or above --target-mb.
 
-    .venv/bin/python bench/memory.py [--contacts 200000] [--target-mb 300] [--slow-search]
+    .venv/bin/python bench/memory.py [--contacts 200000] [--target-mb 300]
 """
 
 from __future__ import annotations
@@ -56,15 +55,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tier", default="unlimited")
     parser.add_argument("--target-mb", type=float, default=300.0)
-    parser.add_argument("--slow-search", action="store_true",
-                        help="serve searches with the sandbox as it is (every page re-filters and re-sorts all "
-                             "contacts: ~1.5 s a page at 200,000, a 15-25 min run); default: the bench's id-query "
-                             "cache (_harness._FAST_SEARCH), same answers")
     parser.add_argument("--timeout", type=float, default=1800.0, help="for the sync, seconds")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    with sandbox_process("--contacts", str(args.contacts), "--seed", str(args.seed), "--tier", args.tier,
-                         fast_search=not args.slow_search) as url:
+    with sandbox_process("--contacts", str(args.contacts), "--seed", str(args.seed), "--tier", args.tier) as url:
         env = connector_env(url, temp_db(), HUBSPOT_REQUESTS_PER_10S="100000", HUBSPOT_SEARCH_PER_SECOND="10000")
         run_connector(env, "setup", timeout=120)
         reset_stats(url)
