@@ -7,8 +7,10 @@ change, no scheduled sync run twice.
                                                                             worker 1 │ worker 2 ──► sandbox
 
 Each of N contacts (default 1,000) gets 5 separate edits as a salesperson would make them in the UI
-(job title, industry, company size, country, revenue): 5 property changes, 5 webhook events each,
-5,000 in all. Workers run with SYNC_INTERVAL_MINUTES=1 so several scheduled slots pass during the
+(job title, industry, company size, country, revenue): 5 property changes, one webhook event each,
+5,000 in all, with the subscriptions the connector's HubSpot app declares
+(config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json); the echoes of the connector's own
+writes of hs_lead_status and lifecyclestage come on top (the worker ignores them without a call). Workers run with SYNC_INTERVAL_MINUTES=1 so several scheduled slots pass during the
 bench; both workers fire every slot and exactly one may run it.
 
     python bench/multiprocess.py [--contacts 1000] [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -116,7 +118,8 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     print(machine())
     with sandbox_process("--contacts", str(args.contacts), "--seed", "11", "--tier", "professional",
-                         "--webhook-url", hook_url, "--client-secret", secret) as base:
+                         "--webhook-url", hook_url, "--client-secret", secret,
+                         "--subscriptions", str(ROOT / "config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json")) as base:
         env = connector_env(base, "unused", DATABASE_URL=args.database_url, HUBSPOT_CLIENT_SECRET=secret,
                             WEBHOOK_PUBLIC_URL=hook_url, SYNC_INTERVAL_MINUTES="1", LOG_LEVEL="WARNING")
         run_connector(env, "setup")
@@ -133,16 +136,19 @@ def main() -> int:
                 procs.append(subprocess.Popen([PYTHON, "-m", "connector", "--env-file", os.devnull, "worker"], env=env,
                                               cwd=ROOT, stdout=worker_log[i], stderr=subprocess.STDOUT))
             feed_started = time.time()
-            ids = _feed(base, args.contacts)
-            sent_target = len(ids) * len(EDITS)
-            deadline = time.monotonic() + 300
+            ids, edits = _feed(base, args.contacts)
+            # Drained: the sandbox has sent nothing new for 3 s and the queue is empty.
+            deadline, last_sent, quiet_since = time.monotonic() + 300, -1, time.monotonic()
             while time.monotonic() < deadline:
-                s = stats(base)["webhooks"]
-                if s["sent"] + s["failed"] >= sent_target and store.count_queued() == 0:
+                sent = stats(base)["webhooks"]["sent"]
+                if sent != last_sent:
+                    last_sent, quiet_since = sent, time.monotonic()
+                elif time.monotonic() - quiet_since > 3 and store.count_queued() == 0:
                     break
-                time.sleep(1.0)
+                time.sleep(0.5)
             drained = time.time() - feed_started
-            print(f"fed {sent_target} edits; queue drained {drained:.1f}s after the feed started")
+            print(f"fed {edits} edits that changed a value, to {len(ids)} contacts; queue drained "
+                  f"{drained:.1f}s after the feed started")
             time.sleep(max(0.0, args.settle - drained))
         finally:
             for proc in procs:
@@ -162,26 +168,35 @@ def _create_database(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _feed(base: str, n: int) -> list[str]:
+def _feed(base: str, n: int) -> tuple[list[str], int]:
     """5 UI edits per contact, each one property: 5 propertyChange webhooks per contact."""
+    props = ",".join(p for p, _ in EDITS)
     page = json.loads(urllib.request.urlopen(urllib.request.Request(
-        f"{base}/crm/v3/objects/contacts?limit=100&properties=email", headers={"Authorization": "Bearer pat-sandbox"})).read())
+        f"{base}/crm/v3/objects/contacts?limit=100&properties={props}", headers={"Authorization": "Bearer pat-sandbox"})).read())
     ids: list[str] = [c["id"] for c in page["results"]]
+    current: dict[tuple[str, str], str] = {(c["id"], p): v for c in page["results"] for p, v in c["properties"].items()}
     after = page.get("paging", {}).get("next", {}).get("after")
     while after and len(ids) < n:
         page = json.loads(urllib.request.urlopen(urllib.request.Request(
-            f"{base}/crm/v3/objects/contacts?limit=100&after={after}&properties=email",
+            f"{base}/crm/v3/objects/contacts?limit=100&after={after}&properties={props}",
             headers={"Authorization": "Bearer pat-sandbox"})).read())
         ids += [c["id"] for c in page["results"]]
+        current.update({(c["id"], p): v for c in page["results"] for p, v in c["properties"].items()})
         after = page.get("paging", {}).get("next", {}).get("after")
     ids = ids[:n]
     rng = random.Random(5)
+    edits = 0
     for prop, values in EDITS:
         for cid in ids:
-            body = json.dumps({"properties": {prop: rng.choice(values)}}).encode()
-            urllib.request.urlopen(urllib.request.Request(f"{base}/_sandbox/contacts/{cid}/sales-update", data=body,
-                                                          method="POST", headers={"Content-Type": "application/json"})).read()
-    return ids
+            # A value that differs from the contact's (a UI save of the same value fires no webhook).
+            value = rng.choice([v for v in values if v != current.get((cid, prop))])
+            current[(cid, prop)] = value
+            body = json.dumps({"properties": {prop: value}}).encode()
+            urllib.request.urlopen(urllib.request.Request(
+                f"{base}/_sandbox/contacts/{cid}/sales-update", data=body, method="POST",
+                headers={"Content-Type": "application/json"})).read()
+            edits += 1
+    return ids, edits
 
 
 def _check(store, base: str, env: dict, ids: list[str], s: dict, balancer: RoundRobin) -> int:
@@ -218,8 +233,15 @@ def _check(store, base: str, env: dict, ids: list[str], s: dict, balancer: Round
     print(f"web processes: connections per backend {dict(balancer.per_backend)}")
     print(f"webhook events: sent by the sandbox {sent}, failed {s['webhooks']['failed']}, stored {stored} "
           f"(by status {by_status})")
+    firings = Counter()
+    for i in range(2):
+        log = open(f"/tmp/bench-worker-{i}.log").read()
+        firings["fired"] += log.count('Running job "Worker.sync')
+        firings["skipped: another worker held the lock"] += log.count("another worker is syncing")
+        firings["skipped: slot already synced"] += log.count("already ran in this slot")
+        firings["ran"] += log.count("sync done kind=")
     print(f"scheduled syncs (after the initial full one): {len(scheduled)} runs, "
-          f"{overlaps} overlapping, {too_close} in the same 1-minute slot")
+          f"{overlaps} overlapping, {too_close} in the same 1-minute slot; worker firings {dict(firings)}")
     print(f"writes: {s['requests'].get('POST /crm/v3/objects/contacts/batch/update', 0)} batch updates, "
           f"score writes per contact max {max(writes_per_contact.values(), default=0)}, "
           f"same change written twice: {repeated}")
