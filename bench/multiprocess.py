@@ -133,7 +133,8 @@ def main() -> int:
             time.sleep(2.0)
             worker_log = [open(f"/tmp/bench-worker-{i}.log", "w") for i in range(2)]
             for i in range(2):
-                procs.append(subprocess.Popen([PYTHON, "-m", "connector", "--env-file", os.devnull, "worker"], env=env,
+                procs.append(subprocess.Popen([PYTHON, "-m", "connector", "--env-file", os.devnull, "worker"],
+                                              env={**env, "LOG_LEVEL": "INFO"},  # its schedule decisions are read back
                                               cwd=ROOT, stdout=worker_log[i], stderr=subprocess.STDOUT))
             feed_started = time.time()
             ids, edits = _feed(base, args.contacts)
