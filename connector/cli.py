@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Callable
 
-from connector.errors import ConfigError, ConnectorError, HubSpotError, StoreError
+from connector.errors import ConfigError, ConnectorError
 
 log = logging.getLogger("connector")
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    except (HubSpotError, StoreError, ConnectorError) as exc:
+    except ConnectorError as exc:
         print(f"connector: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

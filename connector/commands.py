@@ -74,20 +74,21 @@ def sync(args: argparse.Namespace) -> int:
 
     ctx = build_context()
     preflight(ctx)
-    if not args.dry_run:
-        ctx.store.upgrade()
+    ctx.store.upgrade()  # local and idempotent; a dry run reads the store too
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None)
-    if args.dry_run:
-        summary = job.run(full=args.full)
-    else:
-        with ctx.store.job_lock("sync", lock_holder()) as held:
-            if not held:
-                raise ConnectorError("another sync is running (the worker?): wait for it, or stop it first")
+    try:
+        if args.dry_run:
             summary = job.run(full=args.full)
-    if bar:
-        bar.close()
+        else:
+            with ctx.store.job_lock("sync", lock_holder()) as held:
+                if not held:
+                    raise ConnectorError("another sync is running (the worker?): wait for it, or stop it first")
+                summary = job.run(full=args.full)
+    finally:
+        if bar:
+            bar.close()
     if args.json:
         print(json.dumps(summary.as_dict(), default=str))
     else:

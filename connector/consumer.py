@@ -14,8 +14,7 @@ re-read then shows the writes that landed, so nothing is done twice.
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -24,7 +23,7 @@ from connector import hubspot_properties as hp
 from connector.errors import StoreError
 from connector.gateway import BATCH_SIZE, Gateway
 from connector.rules import RuleSet
-from connector.store import QueuedEvent, Store
+from connector.store import QueuedEvent, Store, lock_holder
 from connector.writeback import Tally, WritePath
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class WebhookConsumer:
         self.path = WritePath(gateway, store, rules, clock=clock)
         self.batch_size = batch_size
         self.lease_ms = lease_ms
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = worker_id or lock_holder()
         self.clock = clock
 
     def run_once(self) -> ConsumeResult:
@@ -65,13 +64,21 @@ class WebhookConsumer:
         now = self._now_ms()
         tally = Tally()
         events = self.store.take_events(self.batch_size, self.worker_id, now, self.lease_ms)
-        # Writes a dead worker planned. A live worker renews its lease with the very instant it
-        # stamps on each planned write (see _rescore), so a write planned more than a lease before
-        # `now` is no live worker's, and every write planned under events just taken over is one.
-        self.path.finish_planned(tally, kinds=("webhook",), created_before=now - self.lease_ms)
         result = ConsumeResult(events=len(events))
         if not events:
             return result
+        # Writes a dead worker planned. A live worker keeps its events' lease and its planned
+        # writes' stamps fresh (the heartbeat below, and each checkpoint), so a write planned more
+        # than a lease before `now` is no live worker's, and every write planned under events just
+        # taken over is one. (Leftover writes only exist while their events are unfinished.)
+        self.path.finish_planned(tally, kinds=("webhook",), created_before=now - self.lease_ms)
+        with _Heartbeat(self, [e.id for e in events]) as heartbeat:
+            self._handle(events, result, tally, heartbeat)
+        self.store.finish_events([e.id for e in events])
+        result.written, result.failed = tally.written, tally.failed
+        return result
+
+    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, tally: Tally, heartbeat: "_Heartbeat") -> None:
         rescore, forget, merges = self._coalesce(events, result)
         if forget:
             self.store.forget_contacts(sorted(forget))
@@ -82,10 +89,7 @@ class WebhookConsumer:
         rescore -= forget
         result.contacts = len(rescore)
         if rescore:
-            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], tally)
-        self.store.finish_events([e.id for e in events])
-        result.written, result.failed = tally.written, tally.failed
-        return result
+            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], tally, heartbeat)
 
     def _coalesce(self, events: list[QueuedEvent], result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
         rescore: set[str] = set()
@@ -111,8 +115,9 @@ class WebhookConsumer:
                 rescore.add(e.object_id)
         return rescore, forget, merges
 
-    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: Tally) -> None:
+    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: Tally, heartbeat: "_Heartbeat") -> None:
         run = self.store.start_run("webhook", self._now_ms(), None)
+        heartbeat.run_id = run.id
         for i in range(0, len(contact_ids), BATCH_SIZE):
             chunk = contact_ids[i:i + BATCH_SIZE]
             contacts = self.gateway.batch_read_contacts(chunk, self.path.properties)
@@ -130,6 +135,36 @@ class WebhookConsumer:
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+
+class _Heartbeat:
+    """Renews a batch's lease (and its planned writes' stamps) every third of a lease while the
+    batch is worked on: a write slowed by retries must not make the batch look abandoned."""
+
+    def __init__(self, consumer: WebhookConsumer, event_ids: list[int]):
+        self.consumer = consumer
+        self.event_ids = event_ids
+        self.run_id: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        c = self.consumer
+        while not self._stop.wait(c.lease_ms / 3000):
+            try:
+                if not c.store.renew_events(self.event_ids, c.worker_id, c._now_ms(), self.run_id):
+                    log.warning("lost the lease of a webhook batch to another worker")
+                    return
+            except StoreError as exc:
+                log.warning("could not renew a webhook batch's lease: %s", exc)
 
 
 def _id_order(contact_id: str) -> tuple[int, str]:

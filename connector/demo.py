@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import shutil
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from connector import hubspot_properties as hp
@@ -52,10 +54,9 @@ def run_demo(*, contacts: int, seed: int, tier: str, seconds: float, out=sys.std
     store.upgrade()
 
     # The webhook endpoint first: the sandbox needs its URL to send webhooks to.
-    web = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    hook_url = f"http://127.0.0.1:{web.server_port}/webhooks/hubspot"
+    hook_url = f"http://127.0.0.1:{_free_port()}/webhooks/hubspot"
     settings = settings.with_overrides(webhook_public_url=hook_url)
-    web.app = create_app(settings)  # now with the public URL the signatures are made for
+    web = make_server("127.0.0.1", int(hook_url.split(":")[2].split("/")[0]), create_app(settings), threaded=True)
     threading.Thread(target=web.serve_forever, name="demo-web", daemon=True).start()
 
     say(f"Starting a sandbox HubSpot portal: {contacts} contacts, seed {seed}, {tier} tier limits ...")
@@ -107,7 +108,8 @@ def _live(ctx: Context, sandbox, seconds: float, say) -> int:
             if not result.events:
                 stop.wait(0.2)
 
-    threading.Thread(target=consume, name="demo-consumer", daemon=True).start()
+    consumer_thread = threading.Thread(target=consume, name="demo-consumer", daemon=True)
+    consumer_thread.start()
     clock = ActivityClock(seed=1, rate_per_s=20.0)
     ids = [str(i) for i in sandbox.portal.store("contacts").order]
     last_audit = _last_audit_id(ctx.store)
@@ -116,8 +118,6 @@ def _live(ctx: Context, sandbox, seconds: float, say) -> int:
         while time.monotonic() - started < seconds:
             time.sleep(0.5)
             now = time.monotonic()
-            from datetime import datetime, timezone
-
             batch = clock.next_batch(ids, datetime.now(timezone.utc), now - last_tick)
             last_tick = now
             if batch:
@@ -130,6 +130,7 @@ def _live(ctx: Context, sandbox, seconds: float, say) -> int:
         say("   stopped")
     finally:
         stop.set()
+        consumer_thread.join(timeout=30)
     stats = sandbox.snapshot()
     say(f"\nDone: {stats['webhooks']['sent']} webhook events sent, {totals['events']} processed, "
         f"{totals['written']} contacts rewritten. State kept in {DEMO_DIR}/state.db.")
@@ -148,8 +149,13 @@ def _examples(sandbox) -> list[str]:
 
 
 def _last_audit_id(store: Store) -> int:
-    rows = store.audit_since(0, hp.LEAD_STATUS, hp.MQL_STATUS, limit=1_000_000)
-    return rows[-1]["id"] if rows else 0
+    return store.last_audit_id()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _per_call(stats: dict) -> str:

@@ -12,11 +12,14 @@
         │   └── DailyLimitError  429 DAILY: never retried within the day, the run stops
         ├── ServerError        5xx left after retries
         └── UnreachableError   connection refused, DNS, TLS or timeout left after retries
+
+Webhook input has two more, beside their code: connector.signature.SignatureError (the request is
+not HubSpot's: 401) and connector.webhook_events.PayloadError (the body is malformed: 400).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class ConnectorError(Exception):

@@ -11,11 +11,11 @@ from connector.gateway import Gateway
 from connector.model import Contact, History
 from connector.rules import RuleSet
 from connector.store import Store
+from connector.writeback import scoring_inputs
 
 
 def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str, now: datetime | None = None) -> dict:
-    properties = sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
-                        | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "email", "firstname", "lastname"})
+    properties = sorted(set(scoring_inputs(rules)) | {"email", "firstname", "lastname"})
     raw = gateway.get_contact(id_or_email, properties)
     cid = str(raw["id"])
     props = raw.get("properties") or {}
@@ -43,14 +43,13 @@ def _owner_name(gateway: Gateway, owner_id: str | None) -> str | None:
     if not owner_id:
         return None
     try:
-        owners = gateway.list_owners()
+        owner = gateway.get_owner(owner_id)
     except HubSpotError:
         return owner_id
-    for owner in owners:
-        if str(owner.get("id")) == str(owner_id):
-            name = f"{owner.get('firstName', '')} {owner.get('lastName', '')}".strip()
-            return name or owner.get("email") or owner_id
-    return owner_id
+    if not owner:
+        return owner_id
+    name = f"{owner.get('firstName') or ''} {owner.get('lastName') or ''}".strip()
+    return name or owner.get("email") or owner_id
 
 
 def render(report: dict) -> str:

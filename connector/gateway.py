@@ -38,10 +38,6 @@ SEARCH_PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000
 # Batch read/update: 100 inputs per request (developers.hubspot.com/docs/api/crm/contacts, batch).
 BATCH_SIZE = 100
-# Associations v4 batch read: 1,000 ids per request (developers.hubspot.com/docs/api/crm/associations).
-ASSOCIATIONS_BATCH_SIZE = 1000
-# List endpoint: 100 per page (developers.hubspot.com/docs/api/crm/contacts, "Retrieve contacts").
-LIST_PAGE_SIZE = 100
 
 
 @dataclass
@@ -58,6 +54,22 @@ class Counters:
         with self._lock:
             self.requests += 1
             self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+
+    def add(self, name: str) -> None:
+        """+1 on `rate_limited` or `retries`, from any thread."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def snapshot(self) -> "Counters":
+        with self._lock:
+            return Counters(self.requests, self.rate_limited, self.retries, dict(self.by_kind))
+
+    def since(self, before: "Counters") -> "Counters":
+        """What was counted after `before` (one run's share of a gateway shared by a process)."""
+        now = self.snapshot()
+        return Counters(now.requests - before.requests, now.rate_limited - before.rate_limited,
+                        now.retries - before.retries,
+                        {k: v - before.by_kind.get(k, 0) for k, v in now.by_kind.items()})
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,6 @@ class Gateway:
         self._contacts_search = crm.contacts.search_api
         self._properties = crm.properties.core_api
         self._groups = crm.properties.groups_api
-        self._associations = crm.associations.v4.batch_api
-        self._objects_batch = crm.objects.batch_api
         self._owners = crm.owners.owners_api
         self._timeout = (connect_timeout_s, read_timeout_s)
         self.window = SlidingWindow(requests_per_10s, 10.0, clock=clock, sleep=sleep)
@@ -113,6 +123,8 @@ class Gateway:
         self.counters = Counters()
         self.daily_remaining: int | None = None
         self.daily_limit: int | None = None
+        self._clock = clock
+        self._daily_blocked_until: float | None = None
         self._sleep = sleep or time.sleep
         self._jitter = jitter
         self._max_attempts = max_attempts
@@ -162,12 +174,6 @@ class Gateway:
                     break  # restart the query from last_id
                 after = page.after
 
-    def list_contacts(self, *, properties: Sequence[str], after: str | None = None,
-                      archived: bool = False) -> tuple[list[dict], str | None]:
-        data = self._call("list", lambda **kw: self._contacts_basic.get_page(
-            limit=LIST_PAGE_SIZE, after=after, properties=list(properties), archived=archived, **kw))
-        return data.get("results", []), (data.get("paging") or {}).get("next", {}).get("after")
-
     def get_contact(self, id_or_email: str, properties: Sequence[str]) -> dict:
         id_property = "email" if "@" in id_or_email else None
         return self._call("get", lambda **kw: self._contacts_basic.get_by_id(
@@ -207,10 +213,6 @@ class Gateway:
         except NotFoundError:
             return None
 
-    def list_property_names(self) -> set[str]:
-        data = self._call("properties", lambda **kw: self._properties.get_all("contacts", archived=False, **kw))
-        return {p["name"] for p in data.get("results", [])}
-
     def create_property(self, definition: dict) -> dict:
         return self._call("properties", lambda **kw: self._properties.create("contacts", property_create=definition, **kw))
 
@@ -228,28 +230,7 @@ class Gateway:
         return self._call("properties", lambda **kw: self._groups.create(
             "contacts", property_group_create={"name": name, "label": label}, **kw))
 
-    # -- engagements and owners -------------------------------------------------------------
-
-    def associated_ids(self, to_type: str, contact_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Contact id -> ids of associated `to_type` objects (meetings, calls...), 1,000 ids a call."""
-        found: dict[str, list[str]] = {}
-        for i in range(0, len(contact_ids), ASSOCIATIONS_BATCH_SIZE):
-            chunk = contact_ids[i:i + ASSOCIATIONS_BATCH_SIZE]
-            body = {"inputs": [{"id": str(c)} for c in chunk]}
-            data = self._call("associations", lambda **kw: self._associations.get_page(
-                "contacts", to_type, batch_input_public_fetch_associations_batch_request=body, **kw))
-            for row in data.get("results", []):
-                found[str(row["from"]["id"])] = [str(t["toObjectId"]) for t in row.get("to", [])]
-        return found
-
-    def batch_read_objects(self, object_type: str, ids: Sequence[str], properties: Sequence[str]) -> list[dict]:
-        results: list[dict] = []
-        for i in range(0, len(ids), BATCH_SIZE):
-            body = {"inputs": [{"id": str(x)} for x in ids[i:i + BATCH_SIZE]], "properties": list(properties)}
-            data = self._call("objects", lambda **kw: self._objects_batch.read(
-                object_type, batch_read_input_simple_public_object_id=body, archived=False, **kw))
-            results.extend(data.get("results", []))
-        return results
+    # -- token and owners ----------------------------------------------------------------------
 
     def token_scopes(self, access_token: str) -> list[str] | None:
         """The scopes granted to this private-app token, or None when HubSpot cannot say.
@@ -274,9 +255,11 @@ class Gateway:
         scopes = data.get("scopes")
         return [str(s) for s in scopes] if isinstance(scopes, list) else None
 
-    def list_owners(self) -> list[dict]:
-        data = self._call("owners", lambda **kw: self._owners.get_page(limit=100, archived=False, **kw))
-        return data.get("results", [])
+    def get_owner(self, owner_id: str) -> dict | None:
+        try:
+            return self._call("owners", lambda **kw: self._owners.get_by_id(owner_id, id_property="id", archived=False, **kw))
+        except NotFoundError:
+            return None
 
     # -- the one way every call goes ----------------------------------------------------------
 
@@ -298,6 +281,10 @@ class Gateway:
         raise AssertionError("unreachable")
 
     def _send_once(self, kind: str, send: Callable[..., Any]) -> Any:
+        if self._daily_blocked_until is not None and self._clock() < self._daily_blocked_until:
+            # The day's budget is spent: no request may burn it further (hubspot-facts.md).
+            raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset",
+                                  policy="DAILY", status=429)
         window = self.search_window if kind == "search" else self.window
         window.acquire()
         self.counters.count(kind)
@@ -317,7 +304,10 @@ class Gateway:
             window.release()
         if kind != "search":
             self._learn(headers)
-        return json.loads(body) if body else {}
+        try:
+            return json.loads(body) if body else {}
+        except ValueError:
+            raise _Transient(ServerError("HubSpot answered with something that is not JSON"), None) from None
 
     def _learn(self, headers: Any) -> None:
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
@@ -337,11 +327,13 @@ class Gateway:
         category = body.get("category") or body.get("errorType")
         common = {"status": status, "category": category, "correlation_id": body.get("correlationId")}
         if status == 429:
-            self.counters.rate_limited += 1
+            self.counters.add("rate_limited")
             policy = body.get("policyName")
             # DAILY: the account's budget for the day is gone; retrying only burns it further
             # (developers.hubspot.com/docs/guides/apps/api-usage/usage-details).
             if policy == "DAILY":
+                # Hold every call until HubSpot's Retry-After, else an hour; then one call probes.
+                self._daily_blocked_until = self._clock() + min(_float_header(headers, "Retry-After") or 3600.0, 86_400.0)
                 return DailyLimitError("HubSpot's daily API limit for this account is used up; the run stops "
                                        "and resumes after midnight (account time zone)", policy=policy, **common)
             retry_after = _float_header(headers, "Retry-After")
@@ -368,12 +360,12 @@ class Gateway:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self._max_wait_s)
-        # Exponential with full jitter, capped: 0.5, 1, 2, 4 ... seconds.
+        # Exponential with equal jitter (half fixed, half random), capped: 0.5, 1, 2, 4 ... seconds.
         base = min(self._max_wait_s, 0.5 * 2 ** (state.attempt_number - 1))
         return base / 2 + self._jitter() * base / 2
 
     def _before_retry(self, state: tenacity.RetryCallState) -> None:
-        self.counters.retries += 1
+        self.counters.add("retries")
         exc = state.outcome.exception() if state.outcome else None
         log.debug("retrying HubSpot call after: %s", exc)
 

@@ -49,8 +49,8 @@ PROPERTY_DEFINITIONS: list[dict] = [
                   "hidden": False} for i, o in enumerate(PATH_OPTIONS)]},
     {"name": MQL_DATE, "label": "MQL date", "type": "datetime", "fieldType": "date",
      "description": "When the connector made the contact an MQL."},
-    {"name": LAST_SCORED, "label": "Lead score last changed", "type": "datetime",
-     "fieldType": "date", "description": "When the connector last changed the score properties."},
+    {"name": LAST_SCORED, "label": "Last updated by lead scoring", "type": "datetime",
+     "fieldType": "date", "description": "When the connector last wrote to this contact (any of its properties)."},
 ]
 for _definition in PROPERTY_DEFINITIONS:
     _definition["groupName"] = GROUP_NAME

@@ -69,7 +69,7 @@ class Settings:
                 continue
             raw = raw.strip()
             try:
-                values[f.name] = _convert(f.name, raw, f.type)
+                values[f.name] = _convert(raw, f.type)
             except ValueError as exc:
                 problems.append(Problem(var, str(exc)))
         settings = cls(**values)  # type: ignore[arg-type]
@@ -98,6 +98,8 @@ class Settings:
         for name in ("database_pool_size", "hubspot_requests_per_10s", "hubspot_search_per_second", "sync_interval_minutes", "webhook_max_body_bytes", "port"):
             if getattr(self, name) <= 0:
                 problems.append(Problem(name.upper(), "must be a positive number"))
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            problems.append(Problem("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"))
         if self.search_overlap_minutes < 0:
             problems.append(Problem("SEARCH_OVERLAP_MINUTES", "must be 0 or more"))
         return problems
@@ -130,7 +132,7 @@ class Settings:
         return shown
 
 
-def _convert(name: str, raw: str, annotation: object) -> object:
+def _convert(raw: str, annotation: object) -> object:
     kind = str(annotation)
     if "bool" in kind:
         lowered = raw.lower()

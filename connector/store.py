@@ -164,6 +164,7 @@ class PlannedWrite:
     history: dict
     reasons: str
     score: dict
+    planned_at: int = 0  # ms; a history older than the stored one never replaces it
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Store:
                 metadata.create_all(conn)
             if version < 2:
                 metadata.create_all(conn, tables=[job_locks])
-            # Later versions append their DDL here: `if version < 2: ...`.
+            # Later versions append their DDL here: `if version < 3: ...`.
             if version != SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
         return SCHEMA_VERSION
@@ -249,18 +250,18 @@ class Store:
         return Run(run_id, kind, "running", started_at, window_from, None, {})
 
     def unfinished_run(self, kind: str) -> Run | None:
-        """The newest run of this kind that neither finished nor failed (it was killed): resume it."""
+        """The newest run of this kind if it did not finish (killed, failed, interrupted): resume it."""
         with self._connect() as conn:
             row = conn.execute(
-                sa.select(runs).where(runs.c.kind == kind, runs.c.status == "running").order_by(runs.c.id.desc()).limit(1)
+                sa.select(runs).where(runs.c.kind == kind, runs.c.status != "trial").order_by(runs.c.id.desc()).limit(1)
             ).mappings().first()
-        return _run(row) if row else None
+        return _run(row) if row is not None and row["status"] in ("running", "failed") else None
 
     def checkpoint(self, run_id: int, checkpoint_id: str, counts: Mapping[str, int],
                    histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int) -> None:
         """Commit one page of work: histories of unchanged contacts, planned writes, progress."""
         with self._begin() as conn:
-            self._save_histories(conn, histories, now)
+            self._save_histories(conn, [(cid, h, now) for cid, h in histories.items()])
             if planned:
                 ids = [p.contact_id for p in planned]
                 # A resumed run re-plans contacts it planned before it died: the new plan wins.
@@ -269,26 +270,24 @@ class Store:
             conn.execute(runs.update().where(runs.c.id == run_id).values(
                 checkpoint_id=checkpoint_id, counts=json.dumps(dict(counts))))
 
-    def save_progress(self, run_id: int, counts: Mapping[str, int]) -> None:
-        with self._begin() as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(counts=json.dumps(dict(counts))))
-
-    def finish_run(self, run: Run, counts: Mapping[str, int], now: int, *, cursor_name: str | None) -> None:
-        """Mark the run done and, for sync runs, move the cursor to the run's start (never past it)."""
+    def finish_run(self, run: Run, counts: Mapping[str, int], now: int, *, cursor_name: str | None,
+                   status: str = "done", cursors_too: Mapping[str, int] | None = None) -> None:
+        """Mark the run finished and, for sync runs, move the cursor to the run's start: never past
+        it, and never back (a resumed old run must not make the next window start a day early).
+        `cursors_too` are set in the same transaction."""
         with self._begin() as conn:
             conn.execute(runs.update().where(runs.c.id == run.id).values(
-                status="done", finished_at=now, counts=json.dumps(dict(counts))))
+                status=status, finished_at=now, counts=json.dumps(dict(counts))))
             if cursor_name:
-                self._upsert(conn, cursors, {"name": cursor_name, "value": run.started_at}, ["name"])
+                current = conn.execute(sa.select(cursors.c.value).where(cursors.c.name == cursor_name)).scalar()
+                if current is None or current < run.started_at:
+                    self._upsert(conn, cursors, {"name": cursor_name, "value": run.started_at}, ["name"])
+            for name, value in (cursors_too or {}).items():
+                self._upsert(conn, cursors, {"name": name, "value": int(value)}, ["name"])
 
     def fail_run(self, run_id: int, error: str, now: int) -> None:
         with self._begin() as conn:
             conn.execute(runs.update().where(runs.c.id == run_id).values(status="failed", finished_at=now, error=error[:2000]))
-
-    def recent_runs(self, limit: int = 20) -> list[Run]:
-        with self._connect() as conn:
-            rows = conn.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings().all()
-        return [_run(r) for r in rows]
 
     # -- contact histories and the write outbox ----------------------------------------------
 
@@ -344,7 +343,7 @@ class Store:
             written = [w for w in written if (w.contact_id, w.run_id) in still_planned]
             if not written:
                 return
-            self._save_histories(conn, {w.contact_id: w.history for w in written}, now)
+            self._save_histories(conn, [(w.contact_id, w.history, w.planned_at or now) for w in written])
             audit_rows = [
                 {"run_id": w.run_id, "contact_id": w.contact_id, "property": prop, "old_value": w.previous.get(prop),
                  "new_value": value, "reasons": w.reasons, "at": now}
@@ -376,6 +375,10 @@ class Store:
         with self._connect() as conn:
             rows = conn.execute(sa.select(audit).where(audit.c.contact_id == contact_id).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
+
+    def last_audit_id(self) -> int:
+        with self._connect() as conn:
+            return conn.execute(sa.select(sa.func.max(audit.c.id))).scalar() or 0
 
     def audit_since(self, after_id: int, prop: str, value: str, limit: int = 100) -> list[dict]:
         """Audit rows newer than `after_id` that set `prop` to `value` (e.g. new MQLs, for a feed)."""
@@ -496,13 +499,16 @@ class Store:
                     status="taken", taken_at=now, taken_by=worker_id))
         return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
 
-    def renew_events(self, ids: Sequence[int], worker_id: str, now: int) -> bool:
-        """Extend this worker's lease on its events; False if another worker took any of them."""
+    def renew_events(self, ids: Sequence[int], worker_id: str, now: int, run_id: int | None = None) -> bool:
+        """Extend this worker's lease on its events, and on the writes it planned under them (run
+        `run_id`), so neither looks abandoned while it works; False if another worker took any."""
         ids = list(ids)
         with self._begin() as conn:
             renewed = conn.execute(webhook_events.update().where(
                 webhook_events.c.id.in_(ids), webhook_events.c.status == "taken",
                 webhook_events.c.taken_by == worker_id).values(taken_at=now)).rowcount
+            if run_id is not None and renewed == len(ids):
+                conn.execute(outbox.update().where(outbox.c.run_id == run_id).values(created_at=now))
         return renewed == len(ids)
 
     def finish_events(self, ids: Sequence[int]) -> None:
@@ -532,17 +538,21 @@ class Store:
     def _begin(self):
         return _Guard(self.engine, begin=True)
 
-    def _save_histories(self, conn: Connection, histories: Mapping[str, dict], now: int) -> None:
+    def _save_histories(self, conn: Connection, histories: Sequence[tuple[str, dict, int]]) -> None:
+        """Upsert (contact, history, as of): a history never replaces one evaluated later (the
+        sync and the webhook worker may both have evaluated the contact; the later one stands)."""
         if not histories:
             return
-        rows = [{"contact_id": cid, "history": json.dumps(h, separators=(",", ":")), "updated_at": now} for cid, h in histories.items()]
-        self._upsert(conn, contact_state, rows, ["contact_id"])
+        rows = [{"contact_id": cid, "history": json.dumps(h, separators=(",", ":")), "updated_at": at} for cid, h, at in histories]
+        self._upsert(conn, contact_state, rows, ["contact_id"], only_if_newer=contact_state.c.updated_at)
 
-    def _upsert(self, conn: Connection, table: sa.Table, rows: dict | list[dict], keys: list[str]) -> None:
+    def _upsert(self, conn: Connection, table: sa.Table, rows: dict | list[dict], keys: list[str],
+                only_if_newer: sa.Column | None = None) -> None:
         rows = [rows] if isinstance(rows, dict) else rows
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
         update_cols = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
-        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=update_cols), rows)
+        where = None if only_if_newer is None else only_if_newer <= insert.excluded[only_if_newer.name]
+        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=update_cols, where=where), rows)
 
 
 class _Guard:
@@ -550,7 +560,6 @@ class _Guard:
 
     def __init__(self, engine: Engine, begin: bool):
         self.engine, self.begin = engine, begin
-        self._cm = None
 
     def __enter__(self) -> Connection:
         try:

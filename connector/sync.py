@@ -23,7 +23,8 @@ from connector import hubspot_properties as hp
 from connector.gateway import BATCH_SIZE, Gateway
 from connector.rules import RuleSet
 from connector.store import PlannedWrite, Run, Store
-from connector.writeback import PlannedChange, Tally, WritePath, parse_ms
+from connector.values import parse_instant
+from connector.writeback import PlannedChange, Tally, WritePath
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,14 @@ class SyncJob:
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()
+        counters_before = self.gateway.counters.snapshot()
         tally = Tally()
         kind = "full" if full else "incremental"
-        # One sync runs at a time (the worker's lock), so every sync write still planned is a dead
-        # run's; the webhook worker's in-flight writes are its own to finish.
-        recovered = 0 if self.dry_run else self.path.finish_planned(tally, kinds=("full", "incremental"))
+        # One sync runs at a time (the job lock), so every sync write still planned is a dead
+        # run's; the webhook worker's in-flight writes are its own to finish. Counted apart: the
+        # echo check below is about this run's own writes.
+        recovery = Tally()
+        recovered = 0 if self.dry_run else self.path.finish_planned(recovery, kinds=("full", "incremental"))
         cursor = self.store.get_cursor(CURSOR)
         if kind == "incremental" and cursor is None:
             kind = "full"  # nothing synced yet: an incremental run would have no lower bound
@@ -100,16 +104,17 @@ class SyncJob:
             raise
         if not self.dry_run:
             complete = self.limit is None
-            self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None)
-            if complete and tally.written:
-                self.store.set_cursor(ECHO + ".from", run.started_at)
-                self.store.set_cursor(ECHO + ".until", tally.last_write_ms or self._now_ms())
-                self.store.set_cursor(ECHO + ".count", tally.written)
-        counters = self.gateway.counters
+            echo = {ECHO + ".from": run.started_at, ECHO + ".until": tally.last_write_ms,
+                    ECHO + ".count": tally.written} if complete and tally.written else None
+            # A --limit trial is not a sync of the portal: it moves no cursor and fills no schedule slot.
+            self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None,
+                                  status="done" if complete else "trial", cursors_too=echo)
+        used = self.gateway.counters.since(counters_before)
         return RunSummary(kind=kind, dry_run=self.dry_run, pulled=tally.pulled, scored=tally.scored,
-                          changed=tally.changed, written=tally.written, failed=tally.failed, recovered=recovered,
-                          mql_new=tally.mql_new, by_path=dict(tally.by_path), requests=counters.requests,
-                          rate_limited=counters.rate_limited, retries=counters.retries,
+                          changed=tally.changed, written=tally.written + recovery.written,
+                          failed=tally.failed + recovery.failed, recovered=recovered,
+                          mql_new=tally.mql_new, by_path=dict(tally.by_path), requests=used.requests,
+                          rate_limited=used.rate_limited, retries=used.retries,
                           took_s=self.clock() - started, run_id=run.id, window_from=run.window_from,
                           planned=tally.planned)
 
@@ -158,7 +163,11 @@ class SyncJob:
                 future = pool.submit(self.path.write, batch, tally)
                 future.add_done_callback(lambda _f: slots.release())
                 futures.append(future)
-                _raise_first_error(futures)
+                try:
+                    _raise_first_error(futures)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)  # a fatal error: send no more batches
+                    raise
 
             pages = self.gateway.iter_search(properties=self.path.properties, filters=filters, after_id=run.checkpoint_id)
             for page in pages:
@@ -179,7 +188,11 @@ class SyncJob:
                     break
             if pending:
                 submit(pending)
-        _raise_first_error(futures, wait=True)
+            try:
+                _raise_first_error(futures, wait=True)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # a fatal error: send no more batches
+                raise
         if echo is not None:
             echo.settle()
 
@@ -201,8 +214,8 @@ class _EchoCounter:
     def see(self, props: dict) -> None:
         if self.expected is None or self.start is None or self.end is None:
             return
-        at = parse_ms(props.get(hp.LAST_SCORED))
-        if at is not None and self.start <= at <= self.end:
+        at = parse_instant(props.get(hp.LAST_SCORED))
+        if at is not None and self.start <= round(at * 1000) <= self.end:
             self.seen += 1
 
     def settle(self) -> None:

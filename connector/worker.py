@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,8 +42,12 @@ class Worker:
         s = self.ctx.settings
         self.scheduler.add_job(self.sync, "interval", minutes=s.sync_interval_minutes, kwargs={"full": False},
                                id="incremental-sync", max_instances=1, coalesce=True, next_run_time=_now_dt())
-        self.scheduler.add_job(self.sync, CronTrigger.from_crontab(s.full_sync_cron, timezone="UTC"),
+        self.full_trigger = CronTrigger.from_crontab(s.full_sync_cron, timezone="UTC")
+        self.scheduler.add_job(self.sync, self.full_trigger,
                                kwargs={"full": True}, id="full-sync", max_instances=1, coalesce=True)
+        # Handled events are kept two days to recognise HubSpot's redeliveries (it retries for
+        # about a day, hubspot-facts.md), then dropped.
+        self.scheduler.add_job(self.purge, "interval", hours=6, id="purge-events", max_instances=1, coalesce=True)
         self.scheduler.start()
         self._thread.start()
 
@@ -77,11 +82,20 @@ class Worker:
             self.sync_lock.release()
 
     def _ran_this_slot(self, full: bool) -> bool:
+        """A run of this kind started within half a schedule period: this slot is done."""
         last = self.ctx.store.last_run_started(["full"] if full else ["full", "incremental"])
         if last is None:
             return False
-        slot_ms = 12 * 3600 * 1000 if full else self.ctx.settings.sync_interval_minutes * 60 * 1000 // 2
-        return time.time() * 1000 - last < slot_ms
+        period_s = _cron_period_s(self.full_trigger) if full else self.ctx.settings.sync_interval_minutes * 60
+        return time.time() * 1000 - last < period_s * 1000 / 2
+
+    def purge(self) -> None:
+        try:
+            dropped = self.ctx.store.purge_done_events(older_than=int((time.time() - 2 * 86_400) * 1000))
+            if dropped:
+                log.info("dropped %s handled webhook events older than two days", dropped)
+        except ConnectorError as exc:
+            log.error("purge of handled webhook events failed: %s", exc)
 
     def _consume_forever(self) -> None:
         while not self.stopping.is_set():
@@ -89,6 +103,10 @@ class Worker:
                 result = self.consumer.run_once()
             except ConnectorError as exc:
                 log.error("webhook batch failed: %s (its events will be taken again)", exc)
+                self.stopping.wait(5.0)
+                continue
+            except Exception:  # a bug must not silently stop the consumer thread
+                log.exception("webhook batch failed unexpectedly (its events will be taken again)")
                 self.stopping.wait(5.0)
                 continue
             if result.events:
@@ -124,9 +142,15 @@ def run_worker(ctx: Any, *, with_web: bool = False) -> int:
     return 0
 
 
-def _now_dt():
-    from datetime import datetime, timezone
+def _cron_period_s(trigger: CronTrigger) -> float:
+    """Seconds between two consecutive fire times of `trigger` (its schedule's period)."""
+    now = _now_dt()
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    return (second - first).total_seconds() if first and second else 86_400.0
 
+
+def _now_dt() -> datetime:
     return datetime.now(timezone.utc)
 
 

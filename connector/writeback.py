@@ -17,10 +17,12 @@ from typing import Callable, Sequence
 
 from connector import hubspot_properties as hp
 from connector.evaluate import evaluate, reasons_text
-from connector.gateway import BATCH_SIZE, Gateway
+from connector.errors import ValidationError
+from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.model import Contact, Evaluation, History
 from connector.rules import RuleSet
 from connector.store import PlannedWrite, Store
+from connector.values import format_instant, same_instant, same_number
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,13 @@ class WritePath:
         self.rules = rules
         self.clock = clock
         self.keep_planned = keep_planned
-        # Every scoring input in the same read: the rules' properties, ours, status and stage.
-        self.properties = sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
-                                 | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "lastmodifieddate"})
+        self.properties = scoring_inputs(rules)
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: Tally,
              on_contact: Callable[[dict], None] | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
         """Evaluate contacts (as HubSpot returns them) against their stored histories."""
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        now_ms = int(now.timestamp() * 1000)
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}
@@ -89,7 +90,7 @@ class WritePath:
                 unchanged[cid] = result.history.to_json()
                 continue
             # Every write carries lsc_last_scored: the next sync recognises its own echoes by it.
-            changes.setdefault(hp.LAST_SCORED, iso_ms(now))
+            changes.setdefault(hp.LAST_SCORED, format_instant(now.timestamp()))
             tally.changed += 1
             if changes.get(hp.LEAD_STATUS) == hp.MQL_STATUS:
                 tally.mql_new += 1
@@ -98,12 +99,24 @@ class WritePath:
             if len(tally.planned) < self.keep_planned:
                 tally.planned.append(PlannedChange(cid, changes, previous, result.decision.why))
             planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
-                                        reasons_text(result.score), score_dict(result)))
+                                        reasons_text(result.score), score_dict(result), planned_at=now_ms))
         return planned, unchanged
 
     def write(self, batch: Sequence[PlannedWrite], tally: Tally) -> None:
-        """Send one batch (≤100); confirm what HubSpot applied, record what it refused (207)."""
-        outcome = self.gateway.batch_update_contacts([(w.contact_id, w.changes) for w in batch])
+        """Send one batch (≤100); confirm what HubSpot applied, record what it refused.
+
+        HubSpot refuses a whole batch update with 400 when one record is invalid: the batch is
+        then halved until the bad records stand alone, and only those are recorded as failures.
+        """
+        try:
+            outcome = self.gateway.batch_update_contacts([(w.contact_id, w.changes) for w in batch])
+        except ValidationError as exc:
+            if len(batch) > 1:
+                middle = len(batch) // 2
+                self.write(batch[:middle], tally)
+                self.write(batch[middle:], tally)
+                return
+            outcome = BatchOutcome([], {batch[0].contact_id: str(exc)})
         ok = set(outcome.ok) - set(outcome.failed)
         now = int(self.clock() * 1000)
         written = [w for w in batch if w.contact_id in ok]
@@ -152,10 +165,26 @@ class WritePath:
                    self.gateway.batch_read_contacts([w.contact_id for w in planned], props)}
         landed = [w for w in planned if w.contact_id in current
                   and all(same_value(current[w.contact_id].get(k), v) for k, v in w.changes.items())]
+        landed_ids = {w.contact_id for w in landed}
+        # A value that is neither what was planned nor what the plan started from was set by
+        # someone since: the old plan must not overwrite it. The contact's lastmodifieddate moved,
+        # so the next run rescores it from what it is now.
+        overtaken = [w for w in planned if w.contact_id in current and w.contact_id not in landed_ids and any(
+            not same_value(current[w.contact_id].get(k), v) and (current[w.contact_id].get(k) or "") != (w.previous.get(k) or "")
+            for k, v in w.changes.items() if k != hp.LAST_SCORED)]
         now = int(self.clock() * 1000)
         self.store.confirm_writes(landed, now)
+        self.store.discard_planned(overtaken)
         self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned if w.contact_id not in current], now)
-        return [w for w in planned if w.contact_id in current and w not in landed]
+        skip = landed_ids | {w.contact_id for w in overtaken}
+        return [w for w in planned if w.contact_id in current and w.contact_id not in skip]
+
+
+def scoring_inputs(rules: RuleSet) -> list[str]:
+    """Every property one evaluation reads, so one read brings them all: the rules' properties,
+    the connector's own, status, stage and lastmodifieddate."""
+    return sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
+                  | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "lastmodifieddate"})
 
 
 def score_dict(result: Evaluation) -> dict:
@@ -165,27 +194,4 @@ def score_dict(result: Evaluation) -> dict:
 
 def same_value(current: str | None, wanted: str) -> bool:
     """HubSpot may give back a value in another form than written (datetimes, numbers)."""
-    if current == wanted:
-        return True
-    a, b = parse_ms(current), parse_ms(wanted)
-    if a is not None and b is not None:
-        return a == b
-    try:
-        return current is not None and float(current) == float(wanted)
-    except ValueError:
-        return False
-
-
-def iso_ms(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_ms(value: str | None) -> int | None:
-    if not value:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return None
+    return current == wanted or same_instant(current, wanted) or same_number(current, wanted)

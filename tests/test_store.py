@@ -116,3 +116,30 @@ def test_given_unreachable_database_when_used_then_store_error():
     store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreError, match="unavailable"):
         store.ping()
+
+
+def test_a_resumed_old_run_never_moves_the_cursor_back(store):
+    new = store.start_run("incremental", 9_000, 1_000)
+    store.finish_run(new, {}, now=9_500, cursor_name="c")
+    old = store.start_run("full", 5_000, None)
+    store.finish_run(old, {}, now=9_900, cursor_name="c")
+    assert store.get_cursor("c") == 9_000
+
+
+def test_a_history_evaluated_earlier_never_replaces_one_evaluated_later(store):
+    run = store.start_run("webhook", 1, None)
+    later = PlannedWrite("5", run.id, {"lsc_score": "9"}, {}, {"v": "later"}, "", {}, planned_at=2_000)
+    earlier = PlannedWrite("5", run.id + 1, {"lsc_score": "3"}, {}, {"v": "earlier"}, "", {}, planned_at=1_000)
+    for w in (later, earlier):
+        store.checkpoint(w.run_id, "5", {}, {}, [w], now=w.planned_at)
+    store.confirm_writes([later], now=3_000)
+    store.confirm_writes([earlier], now=4_000)
+    assert store.get_histories(["5"]) == {"5": {"v": "later"}}
+
+
+def test_a_failed_run_is_resumed_from_its_checkpoint(store):
+    run = store.start_run("full", 1_000, None)
+    store.checkpoint(run.id, "250", {"pulled": 250}, {}, [], now=1_100)
+    store.fail_run(run.id, "UnreachableError", now=1_200)
+    resumed = store.unfinished_run("full")
+    assert resumed is not None and resumed.id == run.id and resumed.checkpoint_id == "250"

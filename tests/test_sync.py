@@ -112,3 +112,31 @@ def test_given_run_killed_after_a_write_landed_when_rerun_then_state_equals_unin
         assert portal_state(sandbox) == portal_state(reference)
         assert ctx.store.count_rows("audit") == ref_store.count_rows("audit")
         ref_store.dispose()
+
+
+class _NetworkDiesAfterWrites(DiesAfterWrites):
+    """HubSpot becomes unreachable right after the n-th batch update landed (the run fails)."""
+
+    def batch_update_contacts(self, updates):
+        try:
+            return super().batch_update_contacts(updates)
+        except SystemExit:
+            from connector.errors import UnreachableError
+
+            raise UnreachableError("cannot reach HubSpot") from None
+
+
+def test_given_a_run_failed_mid_way_when_sync_again_then_it_resumes_that_run_and_finishes(ctx, sandbox, settings):
+    from connector.errors import UnreachableError
+
+    _setup(ctx)
+    failing = _NetworkDiesAfterWrites("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000,
+                                      search_per_second=1000, die_after=2)
+    with pytest.raises(UnreachableError):
+        SyncJob(failing, ctx.store, ctx.rules, writers=1).run(full=True)
+    failed_run = ctx.store.unfinished_run("full")
+    assert failed_run is not None
+    resumed = run_sync(ctx, full=True)
+    assert resumed.run_id == failed_run.id
+    assert ctx.store.count_planned() == 0
+    assert all(v[hp.SCORE] is not None for v in portal_state(sandbox).values())

@@ -52,3 +52,33 @@ def test_given_plans_that_already_landed_when_finished_then_confirmed_without_wr
     WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("full",))
     assert writes(sandbox) == 0
     assert ctx.store.count_planned() == 0 and len(ctx.store.audit_for(cid)) == 1
+
+
+def test_given_one_invalid_value_in_a_batch_when_written_then_only_it_fails_and_the_rest_land(ctx, sandbox):
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    ids = list(portal_state(sandbox))[:10]
+    run = ctx.store.start_run("full", 1_000, None)
+    planned = [PlannedWrite(cid, run.id, {hp.SCORE: "5"}, {}, {}, "", {}) for cid in ids]
+    planned[3] = PlannedWrite(ids[3], run.id, {hp.LEAD_STATUS: "NOT_AN_OPTION"}, {}, {}, "", {})
+    ctx.store.checkpoint(run.id, ids[-1], {}, {}, planned, now=1_000)
+    tally = Tally()
+    WritePath(ctx.gateway, ctx.store, ctx.rules).write(planned, tally)  # HubSpot refuses the whole batch: 400
+    assert (tally.written, tally.failed) == (9, 1)
+    assert ctx.store.count_rows("write_failures") == 1 and ctx.store.count_planned() == 0
+    assert all(portal_state(sandbox)[cid][hp.SCORE] == "5" for i, cid in enumerate(ids) if i != 3)
+
+
+def test_given_a_person_changed_the_value_after_a_dead_run_planned_when_finished_then_the_plan_is_dropped(ctx, sandbox):
+    from tests.helpers import sales_update
+
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    cid = next(cid for cid, v in portal_state(sandbox).items() if v[hp.LEAD_STATUS] in ("NEW", "OPEN"))
+    before = portal_state(sandbox)[cid][hp.LEAD_STATUS]
+    run = ctx.store.start_run("full", 1_000, None)
+    plan = PlannedWrite(cid, run.id, {hp.LEAD_STATUS: hp.MQL_STATUS}, {hp.LEAD_STATUS: before}, {}, "", {})
+    ctx.store.checkpoint(run.id, cid, {}, {}, [plan], now=1_000)
+    sales_update(sandbox, cid, {hp.LEAD_STATUS: "IN_PROGRESS"})  # then the process died; sales worked the lead
+    reset(sandbox)
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("full",))
+    assert portal_state(sandbox)[cid][hp.LEAD_STATUS] == "IN_PROGRESS"
+    assert writes(sandbox) == 0 and ctx.store.count_planned() == 0
