@@ -489,6 +489,9 @@ class Store:
         expired = now - lease_ms
         claimable = sa.or_(webhook_events.c.status == "queued",
                            sa.and_(webhook_events.c.status == "taken", webhook_events.c.taken_at < expired))
+        with self._connect() as conn:  # idle polls must not take SQLite's write lock
+            if conn.execute(sa.select(webhook_events.c.id).where(claimable).limit(1)).first() is None:
+                return []
         with self._begin() as conn:
             query = sa.select(webhook_events).where(claimable).order_by(webhook_events.c.id).limit(limit)
             if self.dialect == "postgresql":
