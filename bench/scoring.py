@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connector.model import Contact, History  # noqa: E402
 from connector.rules import load_rules  # noqa: E402
-from connector.scoring import evaluate  # noqa: E402
+from connector.evaluate import evaluate  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 PAGE = 100  # contacts per batch, as the sync reads and writes them

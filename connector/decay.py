@@ -16,13 +16,6 @@ from math import floor
 _SCALE = 10_000.0
 
 
-def fade(units: float, elapsed: float, half_life: float) -> float:
-    """`units` after `elapsed` seconds (a negative elapsed, a clock going back, fades nothing)."""
-    if elapsed <= 0 or units <= 0:
-        return units
-    return units * 0.5 ** (elapsed / half_life)
-
-
 def advance(previous: tuple[float, float] | None, elapsed: float, count: float,
             backlog_age: float, half_life: float) -> tuple[float, float]:
     """The new (count, decayed units) for a rollup now at `count`.
@@ -32,7 +25,8 @@ def advance(previous: tuple[float, float] | None, elapsed: float, count: float,
     the rollup's date property; 0 when unknown). A rise is a new increase dated now. A fall (HubSpot
     recounted, or contacts merged) scales the units down with the count.
     """
-    # fade() and the rounding are inlined: this runs for every count of every contact.
+    # Fading (units * 0.5 ** (elapsed / half_life)) and rounding are inlined: this runs for
+    # every count of every contact. A negative elapsed (a clock going back) fades nothing.
     if count < 0:
         count = 0.0
     if previous is None:

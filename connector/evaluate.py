@@ -77,7 +77,10 @@ def _changes(props, score: Score, decision, history: History, now: datetime) -> 
         wanted = format_instant(history.mql_at)
         if current != wanted and not same_instant(current, wanted):
             changes[hp.MQL_DATE] = wanted
-    if changes:  # "last changed": only when a score property really changes
+    # Here lsc_last_scored comes only with a score property that really changes (so an unchanged
+    # contact yields no changes at all); the sync adds it to every write it makes, status-only
+    # ones too (connector/writeback.py), so in HubSpot it means "last written by the connector".
+    if changes:
         changes[hp.LAST_SCORED] = _iso(now)
     if decision.lead_status is not None and get(hp.LEAD_STATUS) != decision.lead_status:
         changes[hp.LEAD_STATUS] = decision.lead_status

@@ -2,10 +2,12 @@
 
 Portals repeat values: industries, size bands, countries, form names, page URLs, common job
 titles. Testing a value against every rule on its property once, then looking the answer up, turns
-~25 regex and set tests per contact into ~15 dict lookups. The memo is the only mutable state in
-the scoring core: it maps an input to the answer the tests would give, so it changes speed, never
-results. It is bounded: once full it stops adding, so a free-text property cannot grow it without
-limit, and the values seen first (in a large base, the common ones) stay remembered.
+~25 regex and set tests per contact into ~15 dict lookups. The memo is mutable state in the scoring
+core, as are the reason caches built on first use (`Rule.reasons`, `Group.reasons` in
+connector/rules.py): each maps an input to the answer that would be computed anyway, so none of
+them changes results, only speed. The memo is bounded: once full it stops adding, so a free-text
+property cannot grow it without limit, and the values seen first (in a large base, the common ones)
+stay remembered.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MINUS = "\u2212"  # a real minus sign reads better than a hyphen in "Student −30"
+from connector.values import instant_text
 
-PATHS = ("score", "hand_raise", "manual", "none")
+MINUS = "\u2212"  # a real minus sign reads better than a hyphen in "Student −30"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +60,6 @@ class Score:
     reasons: tuple[Reason, ...]
     path: str = "none"
 
-    @property
-    def hand_raise(self) -> Reason | None:
-        """The hand-raise that fired, if any (it is always ranked first)."""
-        first = self.reasons[0] if self.reasons else None
-        return first if first is not None and first.hand_raise else None
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -95,9 +89,9 @@ class History:
     - `status_written` / `stage_written`: the hs_lead_status / lifecyclestage the connector last
       wrote (None: never), and `written_at` when. A current value that differs was set by a person.
     - `mql_at`: when the connector last made the contact an MQL; `path`: how it became one.
-    - `recycles`: how many times it was sent back to nurture; `total`: the last total score.
-    - `hand_raise_used`: the hand-raise the connector already acted on, so a recycled contact is
-      not re-qualified by the same old form submission.
+    - `recycles`: how many times it was sent back to nurture.
+    - `hand_raise_used`: the hand-raise the connector already acted on (or saw while the contact
+      was not its to move), so the same old form submission never qualifies the contact again.
     """
 
     at: float | None = None
@@ -108,7 +102,6 @@ class History:
     mql_at: float | None = None
     path: str = "none"
     recycles: int = 0
-    total: int | None = None
     hand_raise_used: str | None = None
 
     @classmethod
@@ -128,18 +121,24 @@ class History:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> History:
-        """The History that `to_json` produced; missing keys take their defaults."""
+        """The History that `to_json` produced; missing keys take their defaults, unknown ones
+        (e.g. "t", the last total that older versions stored) are ignored."""
         if not data:
             return _EMPTY
         kwargs = {name: data[key] for key, name in _KEYS if key in data}
         if "rollups" in kwargs:
             kwargs["rollups"] = tuple((str(n), float(c), float(u)) for n, c, u in kwargs["rollups"])
+        used = kwargs.get("hand_raise_used")
+        if used:  # older versions kept the date as HubSpot sent it (ISO or ms epoch): normalise
+            head, bar, stamp = used.rpartition("|")
+            if bar and stamp:
+                kwargs["hand_raise_used"] = f"{head}|{instant_text(stamp)}"
         return cls(**kwargs)
 
 
 _EMPTY = History()
 _KEYS = (("at", "at"), ("r", "rollups"), ("s", "status_written"), ("l", "stage_written"),
-         ("w", "written_at"), ("m", "mql_at"), ("p", "path"), ("n", "recycles"), ("t", "total"),
+         ("w", "written_at"), ("m", "mql_at"), ("p", "path"), ("n", "recycles"),
          ("h", "hand_raise_used"))
 _DEFAULTS = {name: getattr(_EMPTY, name) for _, name in _KEYS}
 

@@ -3,7 +3,9 @@
 The order of the checks is the policy (docs/scoring.md, "How the policy decides"):
 1. sales owns the contact (a sales lead status, a stage at or after `sales_stage_from`, or an
    owner when `owner_means_sales`): leave it;
-2. a person changed the status or stage the connector last wrote: respect it;
+2. right after the connector's own write, any mismatch means "wait" (HubSpot search lags); else
+   a person changed the status the connector last wrote: respect it, unless a fresh hand-raise
+   arrives on a status the connector qualifies from;
 3. the connector's own MQL: keep it while it qualifies (with hysteresis), else maybe recycle it;
 4. a status the connector may qualify from (NEW, OPEN, empty ...): qualify on score or hand-raise;
 5. any other status: not the connector's to move.
@@ -46,18 +48,22 @@ def decide(props: Mapping[str, str | None], tally: Tally, history: History, poli
         return Decision("leave", "Sales owns the contact (it has an owner).", path=history.path,
                         qualified=by_score or fresh_hand_raise)
 
-    # 2. A person's change wins. An emptied value hands the contact back to the connector.
+    # 2. Right after the connector's own write, HubSpot search may still show the old values: any
+    # mismatch with what it wrote (an empty value too) means "wait", never "a person changed it".
     written_status, written_stage = history.status_written, history.stage_written
+    if history.written_at is not None and now - history.written_at < SETTLE_SECONDS and (
+            (written_status is not None and status != written_status)
+            or (written_stage is not None and stage != written_stage)):
+        return Decision("keep", "Waiting: HubSpot may not show the connector's last write yet.",
+                        path=history.path, qualified=by_score or fresh_hand_raise)
+    # A person's change wins. An emptied value hands the contact back to the connector; so does a
+    # fresh hand-raise on a status the connector qualifies from.
     status_changed = written_status is not None and status not in ("", written_status)
     stage_changed = written_stage is not None and stage not in ("", written_stage)
-    if status_changed or stage_changed:
-        if history.written_at is not None and now - history.written_at < SETTLE_SECONDS:
-            return Decision("keep", "Waiting: HubSpot may not show the connector's last write yet.",
-                            path=history.path, qualified=by_score or fresh_hand_raise)
-    if status_changed:
+    if status_changed and not (fresh_hand_raise and status in policy.qualify_from):
         return Decision("leave", f"A person set the lead status to {status or 'empty'} after the "
                                  f"connector wrote {history.status_written}: respected.",
-                        path="manual" if status == mql else history.path,
+                        path="manual" if status == mql else "none",
                         qualified=by_score or fresh_hand_raise)
 
     # 3. The connector's own MQL.
@@ -102,12 +108,13 @@ def decide(props: Mapping[str, str | None], tally: Tally, history: History, poli
         return Decision("leave", "A person or workflow made the contact an MQL.", path="manual",
                         qualified=by_score or fresh_hand_raise)
     return Decision("leave", f"Lead status {status} is not one the connector qualifies from.",
-                    path=history.path, qualified=by_score or fresh_hand_raise)
+                    path="none", qualified=by_score or fresh_hand_raise)
 
 
 def _not_qualified(tally: Tally, policy: Policy, history: History) -> str:
     if tally.hand_raise is not None:  # a used hand-raise: say why it no longer counts
-        lead = "Not an MQL: the hand-raise was already acted on before recycling; "
+        lead = ("Not an MQL: the hand-raise was already acted on (or seen while the contact "
+                "was not the connector's to move); ")
     else:
         lead = "Not an MQL: "
     if tally.total < policy.mql_threshold:
@@ -155,8 +162,10 @@ def remember(props: Mapping[str, str | None], decision: Decision, tally: Tally, 
     used = history.hand_raise_used
     if tally.hand_raise is not None:
         ours = (props.get(LEAD_STATUS) or "").strip() == policy.mql_status == history.status_written
-        if decision.action == "qualify" or (decision.action == "keep" and ours):
-            used = tally.hand_raise_key  # acted on: it will not re-qualify after a recycle
+        if decision.action in ("qualify", "leave") or (decision.action == "keep" and ours):
+            # Acted on, or seen while the contact was left alone (sales or a person had it): it
+            # will not (re-)qualify the contact later; only a newer hand-raise will.
+            used = tally.hand_raise_key
     return History(
         # Units are as of the later of the two: a replayed older event must not rewind the clock,
         # or the next run would fade the same days twice.
@@ -169,6 +178,5 @@ def remember(props: Mapping[str, str | None], decision: Decision, tally: Tally, 
         mql_at=now if decision.action == "qualify" else history.mql_at,
         path=decision.path,
         recycles=history.recycles + (decision.action == "recycle"),
-        total=tally.total,
         hand_raise_used=used,
     )

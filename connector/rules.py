@@ -107,7 +107,7 @@ def _compiled(default=None):
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The whole validated scoring config, ready for `connector.scoring.evaluate`."""
+    """The whole validated scoring config, ready for `connector.evaluate.evaluate`."""
 
     source: str
     fit: tuple[Rule, ...]
@@ -367,6 +367,9 @@ class _Parser:
         label = self.text(spec, "label", where, required=True)
 
         operators = [op for op in OPERATORS if op in spec]
+        if "per_unit" in spec and spec["per_unit"] is None:
+            # An explicit null would make a count rule that never counts: refuse it.
+            self.bad(f"{where}.per_unit", "must be a number greater than 0, got null")
         per_unit = self.number(spec, "per_unit", where, positive=True)
         condition = None
         if per_unit is not None or "per_unit" in spec:
@@ -382,6 +385,11 @@ class _Parser:
                 condition = compile_condition(operators[0], spec[operators[0]])
             except ValueError as e:
                 self.bad(f"{where}.{operators[0]}", str(e))
+            else:
+                if section == "hand_raise" and condition.on_empty:
+                    self.bad(f"{where}.{operators[0]}", "a hand-raise must not hold on an empty "
+                                                        "value: every contact with the property "
+                                                        "blank would become an MQL")
 
         properties = self.rule_properties(spec, where, operators, per_unit is not None)
 
@@ -393,13 +401,13 @@ class _Parser:
             if "points" in spec:
                 self.bad(f"{where}.points", "a per_unit rule takes per_unit and max, not points")
             max_points = self.number(spec, "max", where, positive=True)
-            if max_points is None and "max" not in spec:
+            if spec.get("max") is None:  # missing or null
                 self.bad(f"{where}.max", "is required for a per_unit rule (the most points it may "
                                          "add), so one heavy reader cannot outscore everyone")
         else:
             if "max" in spec:
                 self.bad(f"{where}.max", "only a per_unit rule takes max")
-            if "points" not in spec:
+            if spec.get("points") is None:  # missing or null (a null would add 0 points)
                 self.bad(f"{where}.points", "is required")
             else:
                 points = self.number(spec, "points", where, 0.0) or 0.0
@@ -484,8 +492,12 @@ class _Parser:
         elif LIFECYCLE_ORDER.index(stage_from) <= LIFECYCLE_ORDER.index("marketingqualifiedlead"):
             self.bad(f"{w}.sales_stage_from", "must come after marketingqualifiedlead, or the "
                                               "connector would leave alone the MQLs it makes")
-        for status in set(qualify_from) & set(sales):
-            self.bad(f"{w}.qualify_from_statuses", f"{status!r} is also a sales status")
+        for status in dict.fromkeys(qualify_from):  # config order: messages stay stable
+            if status in sales:
+                self.bad(f"{w}.qualify_from_statuses", f"{status!r} is also a sales status")
+            elif status == mql_status:
+                self.bad(f"{w}.qualify_from_statuses", f"{status!r} is the mql_status: a person's "
+                                                       "MQL would pass for the connector's")
         if mql_status in sales:
             self.bad(f"{w}.mql_status", f"{mql_status!r} is also a sales status")
         owner = data.get("owner_means_sales", False)
@@ -510,8 +522,9 @@ class _Parser:
         below = self.number(data, "below", w, threshold - hysteresis)
         if below > threshold - hysteresis:
             self.bad(f"{w}.below", f"{below:g} must be at most mql_threshold - hysteresis "
-                                   f"({threshold - hysteresis:g}), or a recycled contact would "
-                                   "qualify again at once")
+                                   f"({threshold - hysteresis:g}): an MQL that fits is considered "
+                                   "for recycling only once its total falls below that, so a "
+                                   "higher value has no effect")
         to_status = self.text(data, "to_status", w, "OPEN")
         if to_status in sales or to_status == mql_status:
             self.bad(f"{w}.to_status", f"{to_status!r} must be a nurture status, not a sales or "

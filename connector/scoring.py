@@ -1,7 +1,7 @@
 """Pure scoring: contact + history + rules + now -> fit, engagement, total, grade and reasons.
 
 No IO, no clock, no globals. `now` and every date are float seconds since the epoch here;
-`connector.evaluate.evaluate` (re-exported below) is the entry point that takes a datetime.
+`connector.evaluate.evaluate` is the entry point that takes a datetime.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from operator import attrgetter
 from connector.decay import advance
 from connector.model import Contact, History, Reason
 from connector.rules import RuleSet
-from connector.values import parse_instant, parse_number, round_half_up
+from connector.values import instant_text, parse_instant, parse_number, round_half_up
 
 _RANK = attrgetter("rank")
 
@@ -156,8 +156,10 @@ def _hand_raise(rules: RuleSet, get, dates: dict[str, float | None],
             continue
         matches = rule.condition.matches  # type: ignore[union-attr]
         value = next((get(p) for p in rule.properties if matches(get(p))), "") or ""
-        stamp = get(rule.date_property) if rule.date_property else ""
-        return rule.reason, f"{rule.name}|{value.strip().lower()}|{stamp or ''}"
+        # The date as an instant, not as written: HubSpot sends the same one as ISO or ms epoch.
+        # Without a date_property the key is the value alone: a repeat of the same form counts once.
+        stamp = instant_text(get(rule.date_property)) if rule.date_property else ""
+        return rule.reason, f"{rule.name}|{value.strip().lower()}|{stamp}"
     return None, None
 
 
@@ -182,13 +184,4 @@ def _band(names: str, value: int, minimums: tuple[float, ...]) -> str:
     return names[len(minimums)]
 
 
-def __getattr__(name: str):
-    # `connector.scoring.evaluate` is the sync's entry point; it lives in connector.evaluate
-    # (which imports this module), so it is re-exported lazily to avoid an import cycle.
-    if name == "evaluate":
-        from connector.evaluate import evaluate
-        return evaluate
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["Tally", "tally", "evaluate"]
+__all__ = ["Tally", "tally"]

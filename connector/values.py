@@ -46,6 +46,18 @@ def format_instant(seconds: float) -> str:
     return whole.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
+def instant_text(value: str | None) -> str:
+    """`value` as format_instant writes it when it is an instant (ISO 8601 or ms epoch, so both
+    forms of the same instant give the same text), else stripped as is ("" when unset)."""
+    when = parse_instant(value)
+    if when is not None:
+        try:
+            return format_instant(when)
+        except (OverflowError, OSError, ValueError):  # beyond what datetime can show
+            pass
+    return (value or "").strip()
+
+
 def round_half_up(value: float) -> int:
     """Round .5 away from zero's left side (up), unlike Python's banker's rounding: 2.5 -> 3."""
     return math.floor(value + 0.5)

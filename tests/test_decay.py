@@ -6,7 +6,8 @@ import pytest
 
 from connector.decay import advance
 from connector.model import Contact, History
-from connector.scoring import evaluate, tally
+from connector.evaluate import evaluate
+from connector.scoring import tally
 from tests.scoring_fixtures import DAY, EMPTY, NOW, contact, iso, with_rules
 
 HALF = 30 * 86400.0

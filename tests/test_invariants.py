@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from connector import hubspot_properties as hp
 from connector.model import LIFECYCLE_RANK, Contact, History
-from connector.scoring import evaluate
+from connector.evaluate import evaluate
+from connector.scoring import tally
 from tests.scoring_fixtures import NOW, default_rules, iso, ms
 
 RULES = default_rules()
@@ -117,22 +118,54 @@ def test_time_passing_never_raises_the_score(contact, history, days):
     assert later.total <= now.total and later.engagement <= now.engagement
 
 
-@FAST
-@given(contacts(status=st.sampled_from(["", "NEW", "OPEN", "MQL", *SALES_STATUSES])),
-       st.sampled_from(["recent", "meeting"]))
-def test_a_hand_raise_is_always_an_mql_unless_sales_owns_the_contact(contact, how):
+def with_hand_raise(contact: Contact, how: str) -> Contact:
     props = dict(contact.properties)
     if how == "recent":
         props.update(recent_conversion_event_name="Contact Sales", recent_conversion_date=iso(NOW))
+    elif how == "recent_ms":  # the same instant as HubSpot's other date form
+        props.update(recent_conversion_event_name="Contact Sales", recent_conversion_date=ms(NOW))
     else:
         props.update(engagements_last_meeting_booked=ms(NOW - timedelta(days=1)))
-    result = evaluate(Contact("1", props), History.empty(), RULES, NOW)
-    if sales_owned(props):
+    return Contact("1", props)
+
+
+HAND_RAISES = st.sampled_from(["recent", "recent_ms", "meeting"])
+HAND_RAISE_STATUSES = st.sampled_from(["", "NEW", "OPEN", "MQL", "NURTURE_Q3", *SALES_STATUSES])
+
+
+@settings(max_examples=200, deadline=None)
+@given(contacts(status=HAND_RAISE_STATUSES), histories(), HAND_RAISES)
+def test_a_fresh_hand_raise_is_always_an_mql_unless_sales_owns_the_contact(contact, history, how):
+    """Exactly: unless sales owns the contact, a hand-raise the connector has not already acted on
+    (nor seen while the contact was not its to move) makes a contact with a qualify-from status, or
+    MQL, an MQL (lead status MQL, path not "none"); a custom status is left alone (rule 5)."""
+    contact = with_hand_raise(contact, how)
+    props = contact.properties
+    result = evaluate(contact, history, RULES, NOW)
+    key = tally(contact, history, RULES, NOW.timestamp()).hand_raise_key
+    assert key is not None
+    status = props["hs_lead_status"]
+    if sales_owned(props) or (status not in POLICY.qualify_from and status != POLICY.mql_status):
         assert hp.LEAD_STATUS not in result.changes
-    else:
-        status = result.changes.get(hp.LEAD_STATUS, props["hs_lead_status"])
-        assert status == POLICY.mql_status
-        assert result.score.path in ("hand_raise", "manual")
+        assert result.decision.action == "leave"
+    elif key != history.hand_raise_used:
+        assert result.changes.get(hp.LEAD_STATUS, status) == POLICY.mql_status
+        ours = status == POLICY.mql_status == history.status_written
+        assert result.score.path in (("hand_raise", "manual", history.path) if ours
+                                     else ("hand_raise", "manual"))
+        assert result.score.path != "none"
+        # Acted on: the same hand-raise never qualifies the contact a second time.
+        assert result.history.hand_raise_used == key
+
+
+@FAST
+@given(contacts(status=HAND_RAISE_STATUSES), histories(), HAND_RAISES)
+def test_a_non_mql_never_shows_a_qualification_path_unless_sales_owns_it(contact, history, how):
+    contact = with_hand_raise(contact, how) if how != "meeting" else contact
+    result = evaluate(contact, history, RULES, NOW)
+    status = result.changes.get(hp.LEAD_STATUS, contact.properties["hs_lead_status"])
+    if status != POLICY.mql_status and not sales_owned(contact.properties):
+        assert result.score.path == "none"
 
 
 @FAST

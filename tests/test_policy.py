@@ -54,7 +54,7 @@ CASES = [
     ("customer left alone", "NEW", "customer", scored(90, hand_raise=True), History(), {},
      "leave", None, None, "none", "(lifecycle stage customer)"),
     ("person reset our MQL to NEW", "NEW", "marketingqualifiedlead", scored(90), OURS, {},
-     "leave", None, None, "score", "A person set the lead status to NEW after the connector wrote MQL"),
+     "leave", None, None, "none", "A person set the lead status to NEW after the connector wrote MQL"),
     ("person made an MQL by hand", "MQL", "lead", scored(5), History(), {},
      "leave", None, None, "manual", "A person or workflow made the contact an MQL"),
     ("person set MQL after our recycle", "MQL", "marketingqualifiedlead", scored(5),
@@ -91,6 +91,36 @@ CASES = [
      scored(5, hand_raise=True, key="demo|demo request|2026-11-20"),
      replace(OURS, status_written="OPEN", hand_raise_used="demo|demo request|"), {}, "qualify", "MQL",
      None, "hand_raise", "MQL by hand-raise"),
+    # A stale search read inside the settle window: any mismatch with what the connector wrote,
+    # an empty value too, means "wait"; it never costs a hand-raise MQL its path nor re-qualifies.
+    ("settling: a stale empty status keeps a hand-raise MQL's path", "", "",
+     scored(5, hand_raise=True), replace(OURS, written_at=AT - 60, mql_at=AT - 60, path="hand_raise",
+                                         hand_raise_used="demo|demo request|"), {},
+     "keep", None, None, "hand_raise", "Waiting"),
+    ("settling: a stale empty status does not re-qualify a score MQL", "", "marketingqualifiedlead",
+     scored(90),
+     replace(OURS, written_at=AT - 60, mql_at=AT - 60), {}, "keep", None, None, "score", "Waiting"),
+    ("settling: a stale empty stage is waited for too", "MQL", "", scored(90),
+     replace(OURS, written_at=AT - 60, mql_at=AT - 60), {}, "keep", None, None, "score", "Waiting"),
+    ("settled: an emptied status hands the contact back", "", "marketingqualifiedlead", scored(90),
+     OURS, {}, "qualify", "MQL", None, "score", "MQL by score"),
+    # After a person's change, a fresh hand-raise on a qualify-from status qualifies again.
+    ("a fresh hand-raise requalifies after a person's OPEN", "OPEN", "marketingqualifiedlead",
+     scored(5, hand_raise=True, key="demo|demo request|2026-11-20T00:00:00.000Z"),
+     replace(OURS, hand_raise_used="demo|demo request|"), {}, "qualify", "MQL", None, "hand_raise",
+     "MQL by hand-raise"),
+    ("a fresh hand-raise requalifies after a person's NEW", "NEW", "lead",
+     scored(5, hand_raise=True, key="demo|demo request|2026-11-20T00:00:00.000Z"), OURS, {},
+     "qualify", "MQL", None, "hand_raise", "Lifecycle stage lead was set by a person"),
+    ("the used hand-raise after a person's OPEN: respected, not an MQL", "OPEN",
+     "marketingqualifiedlead", scored(5, hand_raise=True),
+     replace(OURS, hand_raise_used="demo|demo request|"), {}, "leave", None, None, "none",
+     "A person set the lead status to OPEN"),
+    ("a fresh hand-raise on a person's custom status: left alone", "NURTURE_Q3", "lead",
+     scored(5, hand_raise=True), OURS, {}, "leave", None, None, "none", "A person set"),
+    ("a custom status the connector never wrote is not an MQL", "NURTURE_Q3", "lead", scored(5),
+     replace(History(), path="manual"), {}, "leave", None, None, "none",
+     "Lead status NURTURE_Q3 is not one the connector qualifies from"),
 ]
 
 
@@ -134,3 +164,35 @@ def test_given_a_decision_when_remembered_then_history_records_writes_and_counte
     after = remember({"hs_lead_status": "MQL"}, recycled, scored(3), OURS, POLICY, AT)
     assert (after.status_written, after.stage_written, after.recycles, after.path, after.written_at) \
         == ("OPEN", "marketingqualifiedlead", 1, "none", AT)
+
+
+def test_given_a_stale_read_while_settling_when_remembered_then_mql_date_and_path_stay():
+    history = replace(OURS, written_at=AT - 60, mql_at=AT - 60, path="hand_raise",
+                      hand_raise_used="demo|demo request|")
+    for props, tally in (({"hs_lead_status": "", "lifecyclestage": ""}, scored(90)),
+                         ({"hs_lead_status": "", "lifecyclestage": ""}, scored(5, hand_raise=True))):
+        decision = decide(props, tally, history, POLICY, AT)
+        after = remember(props, decision, tally, history, POLICY, AT)
+        assert (after.mql_at, after.path, after.status_written, after.written_at) == \
+            (AT - 60, "hand_raise", "MQL", AT - 60)
+
+
+@pytest.mark.parametrize("status, stage, history", [
+    ("NURTURE_Q3", "lead", History()),                      # a custom status: not ours to move
+    ("NURTURE_Q3", "lead", OURS),                           # a person's custom status
+    ("IN_PROGRESS", "lead", History()),                     # sales owns it
+    ("NEW", "salesqualifiedlead", History()),               # sales owns it (stage)
+])
+def test_given_a_hand_raise_seen_while_left_alone_when_later_handed_back_then_it_is_used(
+        status, stage, history):
+    hand = scored(5, hand_raise=True, key="demo|demo request|2026-11-01T00:00:00.000Z")
+    props = {"hs_lead_status": status, "lifecyclestage": stage}
+    left = decide(props, hand, history, POLICY, AT)
+    assert left.action == "leave"
+    state = remember(props, left, hand, history, POLICY, AT)
+    assert state.hand_raise_used == "demo|demo request|2026-11-01T00:00:00.000Z"
+    # Later a person sets NEW: the old hand-raise does not qualify; a newer one does.
+    later = {"hs_lead_status": "NEW", "lifecyclestage": "lead"}
+    assert decide(later, hand, state, POLICY, AT + DAY).action != "qualify"
+    newer = scored(5, hand_raise=True, key="demo|demo request|2026-11-22T00:00:00.000Z")
+    assert decide(later, newer, state, POLICY, AT + DAY).action == "qualify"

@@ -118,8 +118,32 @@ def test_given_a_top_level_list_when_parsed_then_it_is_refused():
      "scoring.yaml: rules.fit[0].name: is required: letters, digits, _ or -, got None"),
     # policy coherence
     (lambda d: d["policy"]["recycle"].update(below=35),
-     "scoring.yaml: policy.recycle.below: 35 must be at most mql_threshold - hysteresis (30), or a "
-     "recycled contact would qualify again at once"),
+     "scoring.yaml: policy.recycle.below: 35 must be at most mql_threshold - hysteresis (30): an "
+     "MQL that fits is considered for recycling only once its total falls below that, so a higher "
+     "value has no effect"),
+    (lambda d: d["policy"].update(qualify_from_statuses=["", "NEW", "MQL"]),
+     "scoring.yaml: policy.qualify_from_statuses: 'MQL' is the mql_status: a person's MQL would "
+     "pass for the connector's"),
+    (lambda d: d["policy"].update(mql_status="MARKETING_QUALIFIED",
+                                  qualify_from_statuses=["NEW", "MARKETING_QUALIFIED"]),
+     "scoring.yaml: policy.qualify_from_statuses: 'MARKETING_QUALIFIED' is the mql_status: a "
+     "person's MQL would pass for the connector's"),
+    # explicit nulls: refused, never a rule that crashes, never fires or adds nothing
+    (lambda d: d["rules"]["engagement"][0].update(max=None),
+     "scoring.yaml: rules.engagement[0] 'views'.max: is required for a per_unit rule (the most "
+     "points it may add), so one heavy reader cannot outscore everyone"),
+    (lambda d: d["rules"]["engagement"][0].update(per_unit=None),
+     "scoring.yaml: rules.engagement[0] 'views'.per_unit: must be a number greater than 0, got null"),
+    (lambda d: d["rules"]["engagement"][1].update(points=None),
+     "scoring.yaml: rules.engagement[1] 'pricing'.points: is required"),
+    (lambda d: d["rules"]["fit"][0].update(points=None),
+     "scoring.yaml: rules.fit[0] 'vp'.points: is required"),
+    # a hand-raise that holds on a blank value would make every such contact an MQL
+    (lambda d: d["rules"]["hand_raise"].append({"name": "no_meeting", "label": "No meeting",
+                                                "property": "engagements_last_meeting_booked",
+                                                "exists": False}),
+     "scoring.yaml: rules.hand_raise[1] 'no_meeting'.exists: a hand-raise must not hold on an "
+     "empty value: every contact with the property blank would become an MQL"),
     (lambda d: d["policy"].update(sales_stage_from="lead"),
      "scoring.yaml: policy.sales_stage_from: must come after marketingqualifiedlead, or the "
      "connector would leave alone the MQLs it makes"),
@@ -171,3 +195,40 @@ def test_given_a_group_when_unused_or_mixed_then_it_is_refused():
     assert "scoring.yaml: groups.spare: is not used by any rule (a misspelt group name?)" in found
     assert ("scoring.yaml: groups.web: mixes rules from engagement and fit: a group caps points "
             "within one score") in found
+
+
+@pytest.mark.parametrize("section, spec", [
+    ("engagement", {"name": "views", "label": "Views", "property": "hs_analytics_num_page_views",
+                    "per_unit": 1, "max": None}),
+    ("engagement", {"name": "views", "label": "Views", "property": "hs_analytics_num_page_views",
+                    "per_unit": None, "max": 10}),
+    ("engagement", {"name": "p", "label": "P", "property": "hs_analytics_last_url",
+                    "contains": "/pricing", "points": None}),
+    ("fit", {"name": "p", "label": "P", "property": "jobtitle", "contains": "vp", "points": None}),
+    ("hand_raise", {"name": "h", "label": "H", "property": "recent_conversion_event_name",
+                    "exists": False}),
+    ("hand_raise", {"name": "h", "label": "H", "property": ["recent_conversion_event_name",
+                                                            "first_conversion_event_name"],
+                    "exists": False}),
+])
+def test_given_a_rule_that_would_crash_never_fire_or_add_nothing_when_parsed_then_refused(
+        section, spec):
+    data = config()
+    data["rules"] = {section: [spec]}
+    assert any(f"rules.{section}[0] {spec['name']!r}." in p for p in problems(data))
+
+
+def test_given_a_hand_raise_on_a_set_value_when_parsed_then_exists_true_is_fine():
+    data = config()
+    data["rules"]["hand_raise"] = [{"name": "meeting", "label": "Meeting",
+                                    "property": "engagements_last_meeting_booked", "exists": True}]
+    assert parse_rules(data, "scoring.yaml").hand_raise[0].name == "meeting"
+
+
+def test_given_many_overlapping_statuses_when_parsed_then_messages_follow_config_order():
+    listed = ["S7", "S3", "S9", "S1", "S5", "S8", "S2", "S6", "S4", "S0"]
+    data = config()
+    data["policy"].update(qualify_from_statuses=listed, sales_statuses=sorted(listed))
+    found = [p for p in problems(data) if "policy.qualify_from_statuses" in p]
+    assert found == [f"scoring.yaml: policy.qualify_from_statuses: {s!r} is also a sales status"
+                     for s in listed]

@@ -212,3 +212,41 @@ def test_given_a_rule_set_when_replaced_then_its_compiled_matchers_follow_the_ne
     rules = with_rules("fit", {"name": "x", "label": "X", "property": "jobtitle", "exists": True,
                                "points": 5})
     assert tally(contact(jobtitle="a"), EMPTY, replace(rules, fit=()), AT).fit == 0
+
+
+HAND_RAISE_DATED = {
+    "name": "demo", "label": "Asked for a demo", "property": "recent_conversion_event_name",
+    "regex": r"\bdemo request\b", "within_days": 90, "date_property": "recent_conversion_date"}
+
+
+@pytest.mark.parametrize("first, second, same", [
+    (iso(NOW - 5 * DAY), ms(NOW - 5 * DAY), True),                 # one instant, two forms
+    (iso(NOW - 5 * DAY), "2026-11-18T12:00:00Z", True),
+    (iso(NOW - 5 * DAY), "2026-11-18T13:00:00+01:00", True),
+    (iso(NOW - 5 * DAY), iso(NOW - 4 * DAY), False),               # a newer submission
+    (ms(NOW - 5 * DAY), ms(NOW - 5 * DAY + DAY / 86400000), False),  # one millisecond later
+])
+def test_given_a_hand_raise_date_in_any_form_when_keyed_then_one_instant_is_one_key(first, second,
+                                                                                    same):
+    rules = with_rules("hand_raise", HAND_RAISE_DATED)
+    keys = [tally(contact(recent_conversion_event_name="Demo request", recent_conversion_date=d),
+                  EMPTY, rules, AT).hand_raise_key for d in (first, second)]
+    assert None not in keys
+    assert (keys[0] == keys[1]) is same
+
+
+def test_given_a_used_hand_raise_when_hubspot_sends_its_date_as_ms_then_it_does_not_requalify():
+    from dataclasses import replace
+
+    from connector.evaluate import evaluate
+    rules = with_rules("hand_raise", HAND_RAISE_DATED, policy={
+        "mql_threshold": 40, "recycle": {"after_days": 30, "to_status": "OPEN"}})
+    props = {"recent_conversion_event_name": "Demo request", "hs_lead_status": "NEW",
+             "lifecyclestage": "lead", "recent_conversion_date": iso(NOW - 5 * DAY)}
+    first = evaluate(contact(**props), EMPTY, rules, NOW)
+    assert first.decision.action == "qualify"
+    # Recycled since (the connector wrote OPEN); now HubSpot shows the same date as ms epoch.
+    recycled = replace(first.history, status_written="OPEN", recycles=1, written_at=AT + 86400.0)
+    again = {**props, **first.changes, "hs_lead_status": "OPEN",
+             "recent_conversion_date": ms(NOW - 5 * DAY)}
+    assert evaluate(contact(**again), recycled, rules, NOW + 2 * DAY).decision.action == "keep"

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connector import hubspot_properties as hp
-from connector.model import Contact, Reason, Score
+from connector.model import Contact, History, Reason, Score
 from connector.evaluate import REASONS_MAX, reasons_text
-from connector.scoring import evaluate
+from connector.evaluate import evaluate
 from tests.scoring_fixtures import DAY, EMPTY, NOW, contact, default_rules, iso, rules
 
 VP = {"jobtitle": "VP Sales", "hs_analytics_num_page_views": "5", "hs_lead_status": "NEW",
@@ -102,3 +102,37 @@ def test_given_the_default_config_when_a_keen_student_is_evaluated_then_it_is_no
 ])
 def test_given_any_aware_now_when_written_then_last_scored_is_utc_ms_z(now, expected):
     assert evaluate(contact(**VP), EMPTY, rules(), now).changes[hp.LAST_SCORED] == expected
+
+
+@pytest.mark.parametrize("stored, expected", [
+    # the last total ("t") older versions stored is ignored: nothing reads it
+    ({"at": 1.0, "t": 42, "n": 1}, History(at=1.0, recycles=1)),
+    ({"t": 0}, History()),
+    # an old hand-raise key kept the date as HubSpot sent it: normalised to one instant
+    ({"h": "demo|demo request|1795435200000"},
+     History(hand_raise_used="demo|demo request|2026-11-23T12:00:00.000Z")),
+    ({"h": "demo|demo request|2026-11-23T12:00:00Z"},
+     History(hand_raise_used="demo|demo request|2026-11-23T12:00:00.000Z")),
+    ({"h": "demo|demo request|"}, History(hand_raise_used="demo|demo request|")),
+    ({"h": "demo|a|b|not a date"}, History(hand_raise_used="demo|a|b|not a date")),
+])
+def test_given_a_history_stored_by_an_older_version_when_read_then_it_loads(stored, expected):
+    history = History.from_json(stored)
+    assert history == expected
+    assert "t" not in history.to_json()
+    assert History.from_json(history.to_json()) == history
+
+
+@pytest.mark.parametrize("module, name", [
+    ("connector.model", "PATHS"),        # hubspot_properties.PATH_OPTIONS is the one list
+    ("connector.decay", "fade"),         # inlined in advance()
+    ("connector.scoring", "evaluate"),   # the entry point is connector.evaluate.evaluate
+])
+def test_given_the_scoring_core_when_imported_then_dead_code_is_gone(module, name):
+    import importlib
+    assert not hasattr(importlib.import_module(module), name)
+
+
+@pytest.mark.parametrize("cls, name", [(History, "total"), (Score, "hand_raise")])
+def test_given_the_model_when_inspected_then_unused_fields_are_gone(cls, name):
+    assert not hasattr(cls, name)
