@@ -9,7 +9,9 @@ https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from connector.sandbox.values import iso_ms, ms_of, to_ms
 
 # type -> fields it requires besides contactId and type.
 ACTIVITY_TYPES: dict[str, tuple[str, ...]] = {
@@ -27,6 +29,7 @@ ACTIVITY_TYPES: dict[str, tuple[str, ...]] = {
 # starts a new one: https://knowledge.hubspot.com/articles/kcs_article/reports/what-is-the-difference-between-sessions-visitors-visits-and-page-views
 SESSION_TIMEOUT = timedelta(minutes=30)
 MEETING_LENGTH = timedelta(minutes=30)
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass
@@ -41,26 +44,13 @@ class ActivityEffect:
     new_engagements: list[tuple[str, dict]] = field(default_factory=list)
 
 
-def iso_ms(moment: datetime) -> str:
-    """HubSpot's timestamp form on read: ISO 8601 UTC with milliseconds and Z."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_time(value: object) -> datetime:
-    """Epoch milliseconds (int or digit string) or ISO 8601 -> aware UTC datetime."""
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a time")
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    if isinstance(value, str):
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
-    raise ValueError(f"not a time: {value!r}")
+def _ms(value: object) -> int:
+    """A stored or given time as epoch ms (values.to_ms); ValueError when it is not one."""
+    ms = to_ms(value)
+    if ms is None:
+        raise ValueError(f"not a time: {value!r}")
+    iso_ms(ms)  # out of range for a timestamp: raises OverflowError/OSError/ValueError
+    return ms
 
 
 def validate_activity(item: object) -> str | None:
@@ -82,7 +72,7 @@ def validate_activity(item: object) -> str | None:
     for name in ("occurredAt", "startTime"):
         if item.get(name) is not None:
             try:
-                parse_time(item[name])
+                _ms(item[name])
             except (ValueError, OverflowError, OSError):
                 return f"{name} must be epoch milliseconds or an ISO 8601 timestamp"
     if "title" in item and not isinstance(item["title"], str):
@@ -98,20 +88,20 @@ def _count(properties: dict, name: str) -> int:
         return 0
 
 
-def _later(properties: dict, name: str, moment: datetime) -> bool:
-    """True when `moment` is after the property's current value (or the property is empty)."""
+def _later(properties: dict, name: str, moment: int) -> bool:
+    """True when `moment` (ms) is after the property's current value (or it is empty)."""
     current = properties.get(name)
-    return not current or parse_time(current) < moment
+    return not current or _ms(current) < moment
 
 
-def _first_is_later(properties: dict, at: datetime) -> bool:
+def _first_is_later(properties: dict, at: int) -> bool:
     first = properties.get("hs_analytics_first_timestamp")
-    return bool(first) and parse_time(first) > at
+    return bool(first) and _ms(first) > at
 
 
 def apply_activity(properties: dict[str, str | None], activity: dict, now: datetime) -> ActivityEffect:
     """The effect of one valid activity on a contact's properties (which are not modified)."""
-    at = parse_time(activity["occurredAt"]) if activity.get("occurredAt") is not None else now
+    at = _ms(activity["occurredAt"]) if activity.get("occurredAt") is not None else ms_of(now)
     stamp = iso_ms(at)
     new: dict[str, str | None] = {}
     effect = ActivityEffect()
@@ -126,7 +116,7 @@ def apply_activity(properties: dict[str, str | None], activity: dict, now: datet
 
     def set_first(name: str) -> None:
         current = properties.get(name)
-        if not current or parse_time(current) > at:
+        if not current or _ms(current) > at:
             new[name] = stamp
 
     if kind == "page_view":
@@ -135,7 +125,7 @@ def apply_activity(properties: dict[str, str | None], activity: dict, now: datet
         bump("hs_analytics_num_page_views")
         last_seen = properties.get("hs_analytics_last_timestamp") or properties.get(
             "hs_analytics_last_visit_timestamp")
-        if not last_seen or at - parse_time(last_seen) > SESSION_TIMEOUT:
+        if not last_seen or at - _ms(last_seen) > SESSION_TIMEOUT // _MS:
             bump("hs_analytics_num_visits")
             set_last("hs_analytics_last_visit_timestamp")
         if _later(properties, "hs_analytics_last_timestamp", at):
@@ -156,7 +146,7 @@ def apply_activity(properties: dict[str, str | None], activity: dict, now: datet
         if _later(properties, "recent_conversion_date", at):
             new["recent_conversion_event_name"] = name
             new["recent_conversion_date"] = stamp
-        if not properties.get("first_conversion_date") or parse_time(
+        if not properties.get("first_conversion_date") or _ms(
                 properties["first_conversion_date"]) > at:
             new["first_conversion_event_name"] = name
             new["first_conversion_date"] = stamp
@@ -179,7 +169,8 @@ def apply_activity(properties: dict[str, str | None], activity: dict, now: datet
         if properties.get("hs_email_optout") != "true":
             new["hs_email_optout"] = "true"
     elif kind == "meeting_booked":
-        start = parse_time(activity["startTime"]) if activity.get("startTime") else at + timedelta(days=2)
+        start = (_ms(activity["startTime"]) if activity.get("startTime")
+                 else at + timedelta(days=2) // _MS)
         # "Date of last meeting booked in meetings tool" is the booking time; "Latest meeting
         # activity" the latest meeting date; booking counts as the contact's last engagement.
         set_last("engagements_last_meeting_booked")
@@ -190,7 +181,7 @@ def apply_activity(properties: dict[str, str | None], activity: dict, now: datet
             "hs_timestamp": iso_ms(start),
             "hs_meeting_title": activity.get("title") or "Intro call",
             "hs_meeting_start_time": iso_ms(start),
-            "hs_meeting_end_time": iso_ms(start + MEETING_LENGTH),
+            "hs_meeting_end_time": iso_ms(start + MEETING_LENGTH // _MS),
             "hs_meeting_outcome": "SCHEDULED",
         }
         if properties.get("hubspot_owner_id"):

@@ -11,7 +11,6 @@ rate limited), plus the wiring of the webhook sender and the activity clock.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.sandbox import errors
 from connector.sandbox.portal import CONTACTS
+from connector.sandbox.values import parse_json
 
 if TYPE_CHECKING:
     from connector.sandbox.server import Sandbox
@@ -29,7 +29,7 @@ _CONTACT_ACTION = re.compile(
 
 
 def handle(sb: "Sandbox", method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:
-    body = _json(raw)
+    body = parse_json(raw)
     if path == "/_sandbox/stats" and method == "GET":
         return 200, sb.snapshot()
     if path == "/_sandbox/stats/reset" and method == "POST":
@@ -65,23 +65,21 @@ def _user(sb: "Sandbox") -> str:
     return f"userId:{owner.get('userId', 1)}"
 
 
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise errors.bad_request(f"Invalid input JSON: {exc}") from None
-
-
 def make_webhook_sender(sb: "Sandbox") -> Any:
-    from connector.sandbox.webhooks import WebhookSender, default_subscriptions, load_subscriptions
+    from connector.sandbox.webhooks import (DEFAULT_MAX_CONCURRENT, WebhookSender,
+                                            default_subscriptions, load_webhooks_file)
 
     cfg = sb.config
-    subs = (load_subscriptions(cfg.subscriptions) if cfg.subscriptions
-            else default_subscriptions(cfg.webhook_format))
+    concurrency = None
+    if cfg.subscriptions:
+        hooks_file = load_webhooks_file(cfg.subscriptions)
+        subs, concurrency = hooks_file.subscriptions, hooks_file.max_concurrent_requests
+    else:
+        subs = default_subscriptions(cfg.webhook_format)
     return WebhookSender(cfg.webhook_url, cfg.client_secret, portal_id=sb.portal.portal_id,
-                         app_id=sb.portal.app_id, fmt=cfg.webhook_format, subscriptions=subs)
+                         app_id=sb.portal.app_id, fmt=cfg.webhook_format, subscriptions=subs,
+                         max_concurrent_requests=concurrency or DEFAULT_MAX_CONCURRENT,
+                         duplicate_rate=cfg.duplicate_rate, seed=cfg.seed)
 
 
 def run_activity_clock(sb: "Sandbox", tick_s: float = 1.0) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from connector.sandbox import errors
 from connector.sandbox.portal import (CONTACT_TO, CONTACTS, ENGAGEMENT_TYPES, MAX_ASSOCIATION_IDS,
                                       MAX_BATCH, Portal, Record)
+from connector.sandbox.values import iso_ms
 
 READ = "crm.objects.contacts.read"
 WRITE = "crm.objects.contacts.write"
@@ -71,8 +71,9 @@ def _object_id(ctx: Ctx) -> str:
     return ctx.params.get("contactId") or ctx.params["objectId"]
 
 
-def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _stamp(ctx: Ctx) -> str:
+    """startedAt/completedAt of batch answers, on the portal's clock (injectable in tests)."""
+    return iso_ms(ctx.portal.now_ms())
 
 
 def _inputs(ctx: Ctx) -> list:
@@ -85,10 +86,10 @@ def _inputs(ctx: Ctx) -> list:
     return inputs
 
 
-def _batch(results: list[dict], errs: list[dict], started: str) -> tuple[int, dict]:
+def _batch(ctx: Ctx, results: list[dict], errs: list[dict], started: str) -> tuple[int, dict]:
     """200 when every input succeeded, else 207 with errors[] (the SDK's ...WithErrors model)."""
     body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
-                            "completedAt": _stamp()}
+                            "completedAt": _stamp(ctx)}
     if errs:
         body["numErrors"] = len(errs)
         body["errors"] = errs
@@ -165,7 +166,7 @@ def merge_contacts(ctx: Ctx) -> tuple[int, dict]:
 
 def batch_read(ctx: Ctx) -> tuple[int, dict]:
     kind = _object_type(ctx)
-    started = _stamp()
+    started = _stamp(ctx)
     inputs = _inputs(ctx)
     id_property = ctx.body.get("idProperty")
     names = ctx.portal.read_names(kind, ctx.body.get("properties"))
@@ -186,23 +187,23 @@ def batch_read(ctx: Ctx) -> tuple[int, dict]:
             "OBJECT_NOT_FOUND",
             f"Could not get some {kind.upper().rstrip('S')} objects, they may be deleted or not "
             "exist. Check that ids are valid.", {"ids": missing}))
-    return _batch(results, errs, started)
+    return _batch(ctx, results, errs, started)
 
 
 def batch_create(ctx: Ctx) -> tuple[int, dict]:
     kind = _object_type(ctx)
-    started = _stamp()
+    started = _stamp(ctx)
     inputs = _inputs(ctx)
     created = ctx.portal.create_many(kind, [(i.get("properties", {}), i.get("associations"))
                                             for i in inputs])
-    status, body = _batch([ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in created],
+    status, body = _batch(ctx, [ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in created],
                           [], started)
     return 201, body
 
 
 def batch_update(ctx: Ctx) -> tuple[int, dict]:
     kind = _object_type(ctx)
-    started = _stamp()
+    started = _stamp(ctx)
     inputs = _inputs(ctx)
     pairs = [(str(i.get("id")), i.get("properties")) for i in inputs]
     updated, missing = ctx.portal.update_many(kind, pairs, id_property=ctx.body.get("idProperty"))
@@ -211,12 +212,12 @@ def batch_update(ctx: Ctx) -> tuple[int, dict]:
         errs.append(errors.batch_error(
             "OBJECT_NOT_FOUND", f"Could not update some {kind} objects, they may be deleted or "
             "not exist. Check that ids are valid.", {"ids": missing}))
-    return _batch([ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in updated], errs,
+    return _batch(ctx, [ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in updated], errs,
                   started)
 
 
 def batch_upsert(ctx: Ctx) -> tuple[int, dict]:
-    started = _stamp()
+    started = _stamp(ctx)
     inputs = _inputs(ctx)
     id_props = {i.get("idProperty") for i in inputs}
     if len(id_props) != 1:
@@ -227,7 +228,7 @@ def batch_upsert(ctx: Ctx) -> tuple[int, dict]:
         rendered = ctx.portal.render(record, _written(ctx.portal, CONTACTS, record))
         rendered["new"] = new
         results.append(rendered)
-    return _batch(results, [], started)
+    return _batch(ctx, results, [], started)
 
 
 def batch_archive(ctx: Ctx) -> tuple[int, None]:
@@ -292,7 +293,7 @@ _SINGULAR = {k[:-1]: k for k in ENGAGEMENT_TYPES}
 
 
 def read_associations(ctx: Ctx) -> tuple[int, dict]:
-    started = _stamp()
+    started = _stamp(ctx)
     to_type = ctx.params["toObjectType"].lower()
     to_type = _SINGULAR.get(to_type, to_type)
     if to_type not in ENGAGEMENT_TYPES:
@@ -320,7 +321,7 @@ def read_associations(ctx: Ctx) -> tuple[int, dict]:
             {"toObjectId": int(t), "associationTypes": [
                 {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
             for t in targets]})
-    return _batch(results, errs, started)
+    return _batch(ctx, results, errs, started)
 
 
 def list_owners(ctx: Ctx) -> tuple[int, dict]:

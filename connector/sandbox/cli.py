@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-format", choices=("legacy", "generic"), default="legacy")
     parser.add_argument("--activity-rate", type=float, default=0.0,
                         help="activities per second from the activity clock (0: off)")
+    parser.add_argument("--webhook-duplicates", type=float, default=0.0, metavar="RATE",
+                        help="share of delivered webhook batches delivered again, same eventIds "
+                             "(0: none)")
 
 
 def parse_tokens(values: list[str] | None) -> dict[str, frozenset[str] | None]:
@@ -46,12 +49,16 @@ def parse_tokens(values: list[str] | None) -> dict[str, frozenset[str] | None]:
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    duplicates = getattr(args, "webhook_duplicates", 0.0)
+    if not 0.0 <= duplicates <= 1.0:
+        raise ValueError(f"--webhook-duplicates {duplicates}: must be between 0 and 1")
     return SandboxConfig(
         host=args.host, port=args.port, contacts=args.contacts, seed=args.seed, tier=args.tier,
         webhook_url=args.webhook_url, client_secret=args.client_secret,
         faults=FaultSpec.parse(args.faults), tokens=parse_tokens(args.token),
         subscriptions=args.subscriptions, webhook_format=args.webhook_format,
-        activity_rate=args.activity_rate)
+        activity_rate=args.activity_rate,
+        duplicate_rate=duplicates)
 
 
 def run(args: argparse.Namespace) -> int:

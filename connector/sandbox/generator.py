@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Sequence
 
 from connector.sandbox.properties import LIFECYCLE_STAGE_ORDER
+from connector.sandbox.values import iso_ms
 
 COMPETITOR_DOMAINS: tuple[str, ...] = ("leadrankr.io", "scorewise.com", "pipelinepilot.co")
 FREE_EMAIL_DOMAINS: tuple[str, ...] = (
@@ -122,11 +122,6 @@ class SeededPortal:
     truth: dict[str, dict] = field(default_factory=dict)
 
 
-def iso_from_ms(ms: int) -> str:
-    """Epoch milliseconds -> '2026-11-23T11:32:43.123Z' (HubSpot's read form)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-
-
 def _cumulative(weights: Sequence[float]) -> list[float]:
     total, out = 0.0, []
     for w in weights:
@@ -160,8 +155,8 @@ def _owners(rng: random.Random, now_ms: int) -> list[dict]:
             "firstName": first,
             "lastName": last,
             "userId": 9_100_000 + i * 13,
-            "createdAt": iso_from_ms(created),
-            "updatedAt": iso_from_ms(created + rng.randint(1, 300) * _DAY_MS),
+            "createdAt": iso_ms(created),
+            "updatedAt": iso_ms(created + rng.randint(1, 300) * _DAY_MS),
             "archived": False,
             "teams": [],
         })
@@ -183,7 +178,7 @@ class _Builder:
     def engagement(self, kind: str, contact_id: str, at_ms: int, props: dict) -> None:
         eid = str(self.next_engagement_id)
         self.next_engagement_id += 1
-        stamp = iso_from_ms(at_ms)
+        stamp = iso_ms(at_ms)
         props["hs_object_id"] = eid
         props["hs_createdate"] = stamp
         props["hs_lastmodifieddate"] = stamp
@@ -246,7 +241,7 @@ class _Builder:
                  "became_customer": r() < 0.4 * propensity ** 1.5}
         self._engagement_rollups(p, cid, created_ms, propensity)
         self._lifecycle(p, cid, created_ms, propensity, truth["became_customer"])
-        stamp_created = iso_from_ms(created_ms)
+        stamp_created = iso_ms(created_ms)
         p["createdate"] = stamp_created
         # Same-format ISO strings sort as times do: no parsing needed.
         p["lastmodifieddate"] = max(stamp_created, *(p[k] for k in _DATE_KEYS if k in p))
@@ -269,7 +264,7 @@ class _Builder:
         p["hs_analytics_num_visits"] = str(visits)
         p["hs_analytics_num_page_views"] = str(views)
         first_seen = created_ms - rng.randint(0, 30) * _DAY_MS * (r() < 0.4)
-        p["hs_analytics_first_timestamp"] = iso_from_ms(first_seen)
+        p["hs_analytics_first_timestamp"] = iso_ms(first_seen)
         p["hs_analytics_first_url"] = SITE + rng.choice(SITE_PAGES[:10])
         if visits == 1:  # a single visit: the one that created the contact
             first_seen = created_ms - rng.randint(0, 600_000)
@@ -280,8 +275,8 @@ class _Builder:
             last_visit = first_seen
         browsing = rng.randint(0, 1_200_000) * (views > visits)  # the last session's length
         last_seen = min(now_ms, max(created_ms, last_visit + browsing))
-        p["hs_analytics_last_visit_timestamp"] = iso_from_ms(last_visit)
-        p["hs_analytics_last_timestamp"] = iso_from_ms(last_seen)
+        p["hs_analytics_last_visit_timestamp"] = iso_ms(last_visit)
+        p["hs_analytics_last_timestamp"] = iso_ms(last_seen)
         page = rng.choice(HIGH_INTENT_PAGES) if r() < prop else rng.choice(SITE_PAGES)
         p["hs_analytics_last_url"] = SITE + page
 
@@ -297,16 +292,16 @@ class _Builder:
             # Sends stop at unsubscribe, so opted-out contacts were last sent to long ago.
             recent_from = created_ms if opted_out else max(created_ms, now_ms - 14 * _DAY_MS)
             last_send = self._between(recent_from, now_ms, 1.0 if not opted_out else 3.0)
-            p["hs_email_last_send_date"] = iso_from_ms(last_send)
+            p["hs_email_last_send_date"] = iso_ms(last_send)
             if opens:
                 last_open = self._between(created_ms, last_send, 0.3)
-                p["hs_email_first_open_date"] = iso_from_ms(self._between(created_ms, last_open, 2))
-                p["hs_email_last_open_date"] = iso_from_ms(last_open)
+                p["hs_email_first_open_date"] = iso_ms(self._between(created_ms, last_open, 2))
+                p["hs_email_last_open_date"] = iso_ms(last_open)
                 if clicks:
                     last_click = self._between(created_ms, last_open, 0.5)
-                    p["hs_email_first_click_date"] = iso_from_ms(
+                    p["hs_email_first_click_date"] = iso_ms(
                         self._between(created_ms, last_click, 2))
-                    p["hs_email_last_click_date"] = iso_from_ms(last_click)
+                    p["hs_email_last_click_date"] = iso_ms(last_click)
             if r() < 0.02:
                 p["hs_email_bounce"] = str(1 + (r() < 0.2))
             p["hs_email_optout"] = "true" if opted_out else "false"
@@ -325,9 +320,9 @@ class _Builder:
             p["num_conversion_events"] = str(conversions)
             p["num_unique_conversion_events"] = str(unique)
             p["first_conversion_event_name"] = first_name
-            p["first_conversion_date"] = iso_from_ms(first_ms)
+            p["first_conversion_date"] = iso_ms(first_ms)
             p["recent_conversion_event_name"] = recent_name
-            p["recent_conversion_date"] = iso_from_ms(recent_ms)
+            p["recent_conversion_date"] = iso_ms(recent_ms)
         else:
             p["num_conversion_events"] = "0"
             p["num_unique_conversion_events"] = "0"
@@ -362,7 +357,7 @@ class _Builder:
         for i, name in enumerate(path):
             if i:
                 t = self._between(t, now_ms, 1.5)
-            stamp = iso_from_ms(t)
+            stamp = iso_ms(t)
             p[f"hs_lifecyclestage_{name}_date"] = stamp
             p[f"hs_v2_date_entered_{name}"] = stamp
             if i:
@@ -410,7 +405,7 @@ class _Builder:
             at = self._between(created_ms, now_ms, 0.7)
             connected = r() < 0.45
             self.engagement("calls", cid, at, {
-                "hs_timestamp": iso_from_ms(at), "hubspot_owner_id": owner,
+                "hs_timestamp": iso_ms(at), "hubspot_owner_id": owner,
                 "hs_call_title": "Discovery call" if connected else "Call attempt",
                 "hs_call_direction": "OUTBOUND",
                 "hs_call_status": "COMPLETED" if connected else "NO_ANSWER",
@@ -421,7 +416,7 @@ class _Builder:
         if r() < 0.5:
             at = self._between(created_ms, now_ms, 0.7)
             self.engagement("notes", cid, at, {
-                "hs_timestamp": iso_from_ms(at), "hubspot_owner_id": owner,
+                "hs_timestamp": iso_ms(at), "hubspot_owner_id": owner,
                 "hs_note_body": rng.choice(("Interested in Q3 rollout.", "Evaluating vendors.",
                                             "Asked for a pricing sheet.", "Budget not approved yet.")),
             })
@@ -429,7 +424,7 @@ class _Builder:
             at = self._between(created_ms, now_ms, 0.5)
             done = at < now_ms - 7 * _DAY_MS
             self.engagement("tasks", cid, at, {
-                "hs_timestamp": iso_from_ms(at), "hubspot_owner_id": owner,
+                "hs_timestamp": iso_ms(at), "hubspot_owner_id": owner,
                 "hs_task_subject": "Follow up", "hs_task_type": rng.choice(("CALL", "EMAIL", "TODO")),
                 "hs_task_status": "COMPLETED" if done else "NOT_STARTED",
                 "hs_task_priority": rng.choice(("LOW", "MEDIUM", "HIGH")),
@@ -437,7 +432,7 @@ class _Builder:
         if r() < 0.5:
             at = self._between(created_ms, now_ms, 0.7)
             self.engagement("emails", cid, at, {
-                "hs_timestamp": iso_from_ms(at), "hubspot_owner_id": owner,
+                "hs_timestamp": iso_ms(at), "hubspot_owner_id": owner,
                 "hs_email_subject": "Quick question", "hs_email_direction": "EMAIL",
                 "hs_email_status": "SENT", "hs_email_text": "Would a short call next week work?",
             })
@@ -448,24 +443,24 @@ class _Builder:
             booked = self._between(created_ms, now_ms, 0.6)
             start = booked + rng.randint(1, 10) * _DAY_MS
             self.engagement("meetings", cid, booked, {
-                "hs_timestamp": iso_from_ms(start), "hubspot_owner_id": owner,
+                "hs_timestamp": iso_ms(start), "hubspot_owner_id": owner,
                 "hs_meeting_title": rng.choice(("Intro call", "Product demo", "Pricing review")),
-                "hs_meeting_start_time": iso_from_ms(start),
-                "hs_meeting_end_time": iso_from_ms(start + 1_800_000),
+                "hs_meeting_start_time": iso_ms(start),
+                "hs_meeting_end_time": iso_ms(start + 1_800_000),
                 "hs_meeting_outcome": "COMPLETED" if start < now_ms else "SCHEDULED",
             })
             booked_last, latest_meeting = max(booked_last, booked), max(latest_meeting, start)
             if start < now_ms:
                 last_contact = max(last_contact, start)
         if booked_last:
-            p["engagements_last_meeting_booked"] = iso_from_ms(booked_last)
-            p["hs_latest_meeting_activity"] = iso_from_ms(latest_meeting)
+            p["engagements_last_meeting_booked"] = iso_ms(booked_last)
+            p["hs_latest_meeting_activity"] = iso_ms(latest_meeting)
         activities = n_calls + n_meetings
         if activities and last_contact:
             p["num_contacted_notes"] = str(activities)
-            p["notes_last_contacted"] = iso_from_ms(last_contact)
-            p["notes_last_updated"] = iso_from_ms(last_contact)
-            p["hs_last_sales_activity_timestamp"] = iso_from_ms(max(last_contact, booked_last))
+            p["notes_last_contacted"] = iso_ms(last_contact)
+            p["notes_last_updated"] = iso_ms(last_contact)
+            p["hs_last_sales_activity_timestamp"] = iso_ms(max(last_contact, booked_last))
 
 
 _LEAD_OWNED_CUM = _cumulative((0.35, 0.25, 0.15, 0.1, 0.15))
@@ -540,7 +535,7 @@ class ActivityClock:
         for _ in range(n):
             kind = _pick(rng.random(), [t for t, _ in _CLOCK_TYPES], _CLOCK_CUM)
             item = {"contactId": rng.choice(contact_ids), "type": kind,
-                    "occurredAt": iso_from_ms(now_ms - int(rng.random() * span_ms))}
+                    "occurredAt": iso_ms(now_ms - int(rng.random() * span_ms))}
             if kind == "page_view":
                 item["url"] = SITE + rng.choice(SITE_PAGES)
             elif kind == "form_submission":

@@ -3,8 +3,8 @@
     with Sandbox(SandboxConfig(contacts=500, tier="unlimited")) as sb:
         client = hubspot.Client.create(access_token="pat-sandbox", host=sb.base_url)
 
-Request path: faults (decided first, so nothing is half applied) -> auth and scopes -> rate
-limits -> handler. Admin endpoints under /_sandbox/ skip all of it and are not counted.
+Request path: faults (decided first; only a `lost` fault lets the handler run, then answers 504
+instead) -> auth and scopes -> rate limits -> handler. Admin endpoints under /_sandbox/ skip all of it and are not counted.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from connector.sandbox.errors import ApiError
 from connector.sandbox.faults import FaultInjector, FaultSpec
 from connector.sandbox.limits import POLICIES, RateLimiter
 from connector.sandbox.portal import Portal
+from connector.sandbox.values import parse_json
 
 log = logging.getLogger(__name__)
 DEFAULT_TOKEN = "pat-sandbox"
@@ -46,6 +47,7 @@ class SandboxConfig:
     subscriptions: str | None = None  # a HubSpot project's webhooks-hsmeta.json
     webhook_format: str = "legacy"
     activity_rate: float = 0.0  # activities per second from the activity clock; 0: off
+    duplicate_rate: float = 0.0  # share of delivered webhook batches delivered again (0: none)
     clock: Callable[[], float] = time.time
     now: datetime | None = None  # "now" for the generator; default: clock()
 
@@ -120,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.kind == "status":
                 self._send_fault(fault.status)
                 return
-            time.sleep(fault.delay_s)  # slow: then answer normally
+            if fault.kind == "slow":
+                time.sleep(fault.delay_s)  # slow: then answer normally
         headers: dict[str, str] = {}
         try:
             token = self._token()
@@ -133,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             if decision.error is not None:
                 raise decision.error
             headers.update(decision.headers)
-            body = self._json(raw)
+            body = parse_json(raw)
             ctx = api.Ctx(sb.portal, params, query, body, len(raw), sb.base_url, sb.config.tokens)
             status, payload = route.handler(ctx)
         except ApiError as exc:
@@ -142,6 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a sandbox bug must not look like a HubSpot answer
             log.exception("sandbox handler failed: %s %s", self.command, self.path)
             status, payload = 500, ApiError(500, "Sandbox internal error", "INTERNAL_ERROR").body()
+        if fault is not None and fault.kind == "lost":
+            self._send_fault(504)  # handled (a write is applied), but the answer never arrives
+            return
         self._send(status, payload, headers)
 
     def _read_body(self) -> bytes:
@@ -153,19 +159,11 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = value.partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
-    @staticmethod
-    def _json(raw: bytes) -> Any:
-        if not raw:
-            return None
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise errors.bad_request(f"Invalid input JSON: {exc}") from None
-
     def _send_fault(self, status: int) -> None:
         if status in (502, 504):
             # Gateway errors come from HubSpot's edge as HTML, not JSON: clients must cope.
-            html = f"<html><body><h1>{status} Bad Gateway</h1></body></html>".encode()
+            reason = self.responses.get(status, ("Gateway Error",))[0]
+            html = f"<html><body><h1>{status} {reason}</h1></body></html>".encode()
             self._send_raw(status, html, "text/html")
         else:
             self._send(status, ApiError(status, "internal error" if status == 500 else
@@ -257,11 +255,12 @@ class Sandbox:
         hooks = dict(self.webhooks.stats) if self.webhooks is not None else {}
         return {"requests": dict(self.stats.requests),
                 "rate_limited": {p: self.limiter.rejected.get(p, 0) for p in POLICIES},
-                "webhooks": {k: hooks.get(k, 0) for k in ("sent", "retried", "failed")},
+                "webhooks": {k: hooks.get(k, 0)
+                             for k in ("sent", "retried", "failed", "duplicated")},
                 "contacts": self.portal.count()}
 
     def reset_stats(self) -> None:
         self.stats.reset()
         self.limiter.reset_counters()
-        if self.webhooks is not None and hasattr(self.webhooks, "reset_stats"):
+        if self.webhooks is not None:
             self.webhooks.reset_stats()

@@ -12,22 +12,51 @@ INVALID_DECIMAL and INVALID_DATE are the sandbox's guesses (*unverified*).
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from connector.sandbox import errors
 
 _DIGITS = re.compile(r"-?\d+\Z")
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\Z")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def iso_ms(ms: int) -> str:
-    """Epoch milliseconds -> '2024-05-01T12:00:00.123Z' (lexicographic order = time order)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Epoch milliseconds -> '2024-05-01T12:00:00.123Z' (lexicographic order = time order).
+
+    The sandbox's one timestamp formatter: HubSpot's read form, ISO 8601 UTC with ms and Z.
+    """
+    ms = int(ms)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def ms_of(moment: datetime) -> int:
+    """An aware datetime -> epoch milliseconds, exactly (sub-millisecond part dropped)."""
+    return (moment - _EPOCH) // _ONE_MS
+
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON (None when empty); 400 "Invalid input JSON" when it is not JSON."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(f"Invalid input JSON: {exc}") from None
 
 
 def to_ms(value: Any) -> int | None:
-    """A ms epoch (int or digit string), an ISO datetime or a YYYY-MM-DD date -> epoch ms."""
+    """A ms epoch (int or digit string), an ISO datetime or a YYYY-MM-DD date -> epoch ms.
+
+    The sandbox's one time parser (None when `value` is not a time)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

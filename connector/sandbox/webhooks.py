@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 import urllib.error
@@ -41,6 +42,12 @@ NO_RETRY_STATUSES = frozenset({400, 401, 403, 404, 405})
 # HubSpot sends at most 100 events per request (https://developers.hubspot.com/docs/api/webhooks,
 # unverified wording: "up to 100").
 MAX_BATCH = 100
+# Concurrent POSTs when no webhooks file says otherwise (settings.maxConcurrentRequests). HubSpot
+# delivers with up to maxConcurrentRequests requests in flight, so batches arrive concurrently and
+# out of order. 10 is the value in HubSpot's own template (webhooks-hsmeta.json, cited above) and in
+# the settings API example (https://developers.hubspot.com/docs/api-reference/legacy/webhooks/settings/update-setting,
+# "maxConcurrentRequests": 10); HubSpot's default when unset is *unverified*.
+DEFAULT_MAX_CONCURRENT = 10
 
 
 class SubscriptionFileError(ValueError):
@@ -243,16 +250,25 @@ def urllib_post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[i
 class _Pending:
     payload: dict
     due: float  # time.monotonic() when it may be sent
+    duplicate: bool = False  # a re-delivery of an already delivered event
 
 
 class WebhookSender:
-    """Sends published change events to `url` as HubSpot does, from a background thread.
+    """Sends published change events to `url` as HubSpot does, from background threads.
 
-    Batches up to `max_batch` events per POST (a JSON array), signed with v3 and v1 headers.
+    Batches up to `max_batch` events per POST (a JSON array), signed with v3 and v1 headers, from
+    `max_concurrent_requests` threads, so POSTs overlap and batches arrive out of order (HubSpot
+    delivers at least once, unordered: hubspot-facts.md, "Webhooks").
     Failed deliveries are retried with attemptNumber + 1, at most `max_attempts` attempts in all.
     HubSpot spreads its retries over about a day; the sandbox compresses the schedule to
     retry_backoff_s * 2**(attempt-1), capped at 50 * retry_backoff_s (0.2 s .. 10 s by default),
-    or Retry-After when a 429 gives one. stats counts events: sent, retried, failed (given up).
+    or Retry-After when a 429 gives one. stats counts events: sent, retried, failed (given up),
+    duplicated (re-delivered after a success).
+
+    At least once: with `duplicate_rate` > 0 a delivered batch is, with that probability (seeded
+    by `seed`), delivered again a little later with the same eventIds and the same attemptNumber
+    (a duplicate is the same delivery again, not a retry after a failure; HubSpot's attemptNumber
+    on such re-deliveries is *unverified*). A duplicate that fails is not retried or counted.
     """
 
     def __init__(self, url: str, client_secret: str, *, portal_id: int, app_id: int,
@@ -260,9 +276,17 @@ class WebhookSender:
                  max_batch: int = MAX_BATCH, flush_interval_s: float = 0.05,
                  max_attempts: int = 10, retry_backoff_s: float = 0.2,
                  clock: Callable[[], float] = time.time, post: PostFn | None = None,
-                 timeout_s: float = 5.0):
+                 timeout_s: float = 5.0, max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT,
+                 duplicate_rate: float = 0.0, seed: int = 0):
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1..{MAX_BATCH}, got {max_batch}")
+        if max_concurrent_requests < 1:
+            raise ValueError(f"max_concurrent_requests must be >= 1, got {max_concurrent_requests}")
+        if not 0.0 <= duplicate_rate <= 1.0:
+            raise ValueError(f"duplicate_rate must be 0..1, got {duplicate_rate}")
+        self.max_concurrent_requests = max_concurrent_requests
+        self.duplicate_rate = duplicate_rate
+        self._rng = random.Random(seed)
         self.url = url
         self._secret = client_secret
         self.portal_id, self.app_id = portal_id, app_id
@@ -277,8 +301,8 @@ class WebhookSender:
         self._in_flight = 0
         self._event_ids = itertools.count(1)
         self._stop = False
-        self._thread: threading.Thread | None = None
-        self._stats = {"sent": 0, "retried": 0, "failed": 0}
+        self._threads: list[threading.Thread] = []
+        self._stats = _zero_stats()
 
     @property
     def stats(self) -> dict[str, int]:
@@ -287,7 +311,7 @@ class WebhookSender:
 
     def reset_stats(self) -> None:
         with self._cond:
-            self._stats = {"sent": 0, "retried": 0, "failed": 0}
+            self._stats = _zero_stats()
 
     def payloads_for(self, events: Iterable[dict]) -> list[dict]:
         """The payloads the subscriptions make of `events` (eventIds assigned)."""
@@ -319,21 +343,24 @@ class WebhookSender:
 
     def start(self) -> "WebhookSender":
         with self._cond:
-            if self._thread is None:
+            if not self._threads:
                 self._stop = False
-                self._thread = threading.Thread(target=self._run, name="sandbox-webhooks",
-                                                daemon=True)
-                self._thread.start()
+                self._threads = [threading.Thread(target=self._run, name=f"sandbox-webhooks-{i}",
+                                                  daemon=True)
+                                 for i in range(self.max_concurrent_requests)]
+                for thread in self._threads:
+                    thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread after its current POST; undelivered events are dropped."""
+        """Stop the threads after their current POSTs; undelivered events are dropped."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or in flight (for tests); False on timeout."""
@@ -367,7 +394,9 @@ class WebhookSender:
                             batch.append(p)
                     for p in batch:
                         self._queue.remove(p)
-                    self._in_flight = len(batch)
+                    if not batch:  # another thread took them while this one waited
+                        continue
+                    self._in_flight += len(batch)
                     return batch
                 wait = min((p.due for p in self._queue), default=now + 1.0) - now
                 self._cond.wait(max(0.001, min(wait, 1.0)))
@@ -379,13 +408,20 @@ class WebhookSender:
                 return
             status, retry_after = self._deliver([p.payload for p in batch])
             with self._cond:
+                originals = [p for p in batch if not p.duplicate]
                 if status is not None and 200 <= status < 300:
-                    self._stats["sent"] += len(batch)
+                    self._stats["sent"] += len(originals)
+                    self._stats["duplicated"] += len(batch) - len(originals)
+                    if originals and self.duplicate_rate and \
+                            self._rng.random() < self.duplicate_rate:
+                        due = time.monotonic() + self.flush_interval_s
+                        self._queue.extend(_Pending(p.payload, due, duplicate=True)
+                                           for p in originals)
                 elif status in NO_RETRY_STATUSES:
-                    self._stats["failed"] += len(batch)
+                    self._stats["failed"] += len(originals)
                 else:
-                    self._requeue(batch, retry_after)
-                self._in_flight = 0
+                    self._requeue(originals, retry_after)
+                self._in_flight -= len(batch)
                 self._cond.notify_all()
 
     def _requeue(self, batch: list[_Pending], retry_after: float | None) -> None:
@@ -434,3 +470,7 @@ class WebhookSender:
             except ValueError:
                 retry_after = None
         return status, retry_after
+
+
+def _zero_stats() -> dict[str, int]:
+    return {"sent": 0, "retried": 0, "failed": 0, "duplicated": 0}

@@ -5,14 +5,14 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.sandbox.activity import (ACTIVITY_TYPES, apply_activity, iso_ms, parse_time,
-                                        validate_activity)
+from connector.sandbox.activity import ACTIVITY_TYPES, apply_activity, validate_activity
+from connector.sandbox.values import iso_ms, ms_of, to_ms
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
 
 def _at(minutes: float) -> str:
-    return iso_ms(NOW + timedelta(minutes=minutes))
+    return iso_ms(ms_of(NOW + timedelta(minutes=minutes)))
 
 
 def _run(items, props=None):
@@ -95,7 +95,14 @@ def test_given_bad_items_then_error_names_the_field():
 
 
 def test_given_epoch_ms_or_iso_then_same_time():
-    assert parse_time(1764000000000) == parse_time("1764000000000") == parse_time(iso_ms(parse_time(1764000000000)))
+    assert to_ms(1764000000000) == to_ms("1764000000000") == to_ms(iso_ms(1764000000000))
+    assert iso_ms(1764000000000) == "2025-11-24T16:00:00.000Z"
+    assert ms_of(datetime(2025, 11, 24, 16, 0, 0, 123999, tzinfo=timezone.utc)) == 1764000000123
+
+
+def test_given_time_too_large_then_activity_invalid_not_a_crash():
+    assert "occurredAt" in validate_activity({"contactId": 12, "type": "email_open",
+                                              "occurredAt": "9" * 30})
 
 
 _ITEM = st.builds(
@@ -114,6 +121,6 @@ def test_given_any_activity_sequence_then_rollups_stay_consistent(items):
     assert n("num_conversion_events") >= n("num_unique_conversion_events")
     assert n("num_unique_conversion_events") >= (1 if n("num_conversion_events") else 0)
     if props.get("first_conversion_date"):
-        assert parse_time(props["first_conversion_date"]) <= parse_time(props["recent_conversion_date"])
+        assert to_ms(props["first_conversion_date"]) <= to_ms(props["recent_conversion_date"])
     views = sum(i["type"] == "page_view" for i in items)
     assert n("hs_analytics_num_page_views") == views

@@ -31,7 +31,7 @@ def test_given_calls_when_reading_stats_then_counted_by_template_and_admin_not(e
                                  "POST /crm/v3/objects/contacts/batch/update": 1}
     assert stats["contacts"] == 50
     assert set(stats["rate_limited"]) == {"TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY"}
-    assert stats["webhooks"] == {"sent": 0, "retried": 0, "failed": 0}
+    assert stats["webhooks"] == {"sent": 0, "retried": 0, "failed": 0, "duplicated": 0}
     status, reset, _ = http("POST", "/_sandbox/stats/reset", token=None)
     http.close()
     assert reset["requests"] == {}

@@ -67,7 +67,7 @@ def test_given_property_change_when_published_then_legacy_payload(make_sender):
                      "objectId": 101, "changeSource": "API", "sourceId": "app:54321",
                      "changeFlag": "VALUE_CHANGED", "propertyName": "hs_lead_status",
                      "propertyValue": "OPEN"}
-    assert sender.stats == {"sent": 1, "retried": 0, "failed": 0}
+    assert sender.stats == {"sent": 1, "retried": 0, "failed": 0, "duplicated": 0}
 
 
 def test_given_generic_format_then_object_types_and_merge_fields(make_sender):
@@ -138,7 +138,7 @@ def test_given_failures_then_retried_with_attempt_number(make_sender):
     sender.publish([_change(propertyName="city", propertyValue="Oslo")])
     assert sender.flush()
     assert [json.loads(b)[0]["attemptNumber"] for _, b, _ in post.requests] == [0, 1, 2, 3]
-    assert sender.stats == {"sent": 1, "retried": 3, "failed": 0}
+    assert sender.stats == {"sent": 1, "retried": 3, "failed": 0, "duplicated": 0}
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405])
@@ -147,7 +147,7 @@ def test_given_non_retryable_status_then_given_up_at_once(make_sender, status):
     sender = make_sender(post)
     sender.publish([_change("creation")])
     assert sender.flush()
-    assert len(post.requests) == 1 and sender.stats == {"sent": 0, "retried": 0, "failed": 1}
+    assert len(post.requests) == 1 and sender.stats == {"sent": 0, "retried": 0, "failed": 1, "duplicated": 0}
 
 
 def test_given_endless_503_then_stops_after_max_attempts(make_sender):
@@ -155,7 +155,7 @@ def test_given_endless_503_then_stops_after_max_attempts(make_sender):
     sender = make_sender(post, max_attempts=4)
     sender.publish([_change("creation")])
     assert sender.flush()
-    assert len(post.requests) == 4 and sender.stats == {"sent": 0, "retried": 3, "failed": 1}
+    assert len(post.requests) == 4 and sender.stats == {"sent": 0, "retried": 3, "failed": 1, "duplicated": 0}
 
 
 def test_given_default_subscriptions_then_all_contact_events():
@@ -261,4 +261,4 @@ def test_given_local_http_server_then_signed_delivery_end_to_end():
     assert Signature.is_valid(signature=headers["X-HubSpot-Signature-v3"], client_secret=SECRET,
                               request_body=body.decode(), http_uri=url, http_method="POST",
                               signature_version="v3", timestamp=headers["X-HubSpot-Request-Timestamp"])
-    assert sender.stats == {"sent": 1, "retried": 1, "failed": 0}
+    assert sender.stats == {"sent": 1, "retried": 1, "failed": 0, "duplicated": 0}
