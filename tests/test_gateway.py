@@ -107,24 +107,13 @@ def test_given_starter_tier_and_an_over_eager_budget_when_calling_then_429s_are_
     assert limited <= 1  # learned after the first answer: at most the request in flight then
 
 
-def test_given_daily_budget_spent_when_calling_then_daily_limit_error_without_retry():
-    clock = FakeTime()
-    with Sandbox(SandboxConfig(contacts=10, tier="starter", clock=clock)) as sb:
-        # The day's budget is gone (set through the limiter's state: no admin endpoint for it).
-        sb.limiter._day, sb.limiter._daily_used = int(clock.now // 86_400), sb.limiter.tier.daily
-        g = gateway(sb, clock=clock, sleep=clock.sleep)
-        with pytest.raises(DailyLimitError):
-            g.batch_read_contacts(["1"], ["email"])
-        assert g.counters.requests == 1
-
-
 def test_given_nothing_listening_when_calling_then_unreachable_error():
     g = Gateway("pat-sandbox", "http://127.0.0.1:9", sleep=lambda s: None, connect_timeout_s=0.5)
     with pytest.raises(UnreachableError):
         g.token_scopes("pat-sandbox")
 
 
-def test_given_daily_limit_hit_when_calling_again_then_nothing_is_sent_until_it_resets():
+def test_given_daily_budget_spent_when_calling_then_no_retry_and_nothing_more_is_sent():
     clock = FakeTime()
     with Sandbox(SandboxConfig(contacts=10, tier="starter", clock=clock)) as sb:
         sb.limiter._day, sb.limiter._daily_used = int(clock.now // 86_400), sb.limiter.tier.daily
