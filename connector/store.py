@@ -481,21 +481,27 @@ class Store:
         return EnqueueResult(accepted, len(events) - accepted)
 
     def take_events(self, limit: int, worker_id: str, now: int, lease_ms: int = 60_000) -> list[QueuedEvent]:
-        """Claim up to `limit` queued events (or events whose claimant's lease ran out).
+        """Claim up to `limit` queued events (or events whose claimant's lease ran out), never an
+        event of a contact another live worker holds events of: two workers rescoring one contact
+        at once would both read it and both write the same change.
 
-        PostgreSQL: `FOR UPDATE SKIP LOCKED` lets several workers take disjoint batches.
-        SQLite: the write transaction is the lock (one writer at a time).
+        Claims are serialised (PostgreSQL: a transaction advisory lock; SQLite: BEGIN IMMEDIATE)
+        and short; the work after them runs in parallel.
         """
         expired = now - lease_ms
         claimable = sa.or_(webhook_events.c.status == "queued",
                            sa.and_(webhook_events.c.status == "taken", webhook_events.c.taken_at < expired))
-        with self._connect() as conn:  # idle polls must not take SQLite's write lock
+        with self._connect() as conn:  # idle polls must not take a lock
             if conn.execute(sa.select(webhook_events.c.id).where(claimable).limit(1)).first() is None:
                 return []
+        held_by_others = sa.select(webhook_events.c.object_id).where(
+            webhook_events.c.status == "taken", webhook_events.c.taken_at >= expired,
+            webhook_events.c.taken_by != worker_id)
         with self._begin() as conn:
-            query = sa.select(webhook_events).where(claimable).order_by(webhook_events.c.id).limit(limit)
             if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("webhook queue claim")})
+            query = (sa.select(webhook_events).where(claimable, webhook_events.c.object_id.not_in(held_by_others))
+                     .order_by(webhook_events.c.id).limit(limit))
             rows = conn.execute(query).mappings().all()
             if rows:
                 conn.execute(webhook_events.update().where(webhook_events.c.id.in_([r["id"] for r in rows])).values(

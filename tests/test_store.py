@@ -143,3 +143,15 @@ def test_a_failed_run_is_resumed_from_its_checkpoint(store):
     store.fail_run(run.id, "UnreachableError", now=1_200)
     resumed = store.unfinished_run("full")
     assert resumed is not None and resumed.id == run.id and resumed.checkpoint_id == "250"
+
+
+def test_given_a_worker_holds_a_contacts_events_when_another_takes_then_it_gets_none_of_that_contact(store):
+    store.enqueue_events([_event(1, "7"), _event(2, "8")])
+    first = store.take_events(1, "worker-a", now=1_000, lease_ms=5_000)  # contact 7
+    store.enqueue_events([_event(3, "7")])  # a newer change of contact 7 while worker-a works on it
+    second = store.take_events(10, "worker-b", now=1_001, lease_ms=5_000)
+    assert [e.object_id for e in first] == ["7"]
+    assert [e.object_id for e in second] == ["8"]
+    store.finish_events([e.id for e in first])
+    third = store.take_events(10, "worker-b", now=1_002, lease_ms=5_000)
+    assert [e.event_id for e in third] == [3]
