@@ -125,8 +125,11 @@ def _not_qualified(tally: Tally, policy: Policy, history: History) -> str:
 def _maybe_recycle(props: Mapping[str, str | None], tally: Tally, history: History,
                    policy: Policy, now: float) -> Decision:
     recycle = policy.recycle
-    low = (f"no longer qualifies (total {tally.total}, fit {tally.fit}, threshold "
-           f"{policy.mql_threshold:g} - hysteresis {policy.hysteresis:g})")
+    scores = (f"total {tally.total}, fit {tally.fit}, threshold {policy.mql_threshold:g} - "
+              f"hysteresis {policy.hysteresis:g}")
+    # A hand-raise MQL never qualified by score: "no longer qualifies" would mislead sales.
+    low = (f"became one by hand-raise; its score is below the MQL line ({scores})"
+           if history.path == "hand_raise" else f"no longer qualifies ({scores})")
     if recycle is None:
         return Decision("keep", f"Still an MQL: it {low}, but recycling is off.", path=history.path)
     since = history.mql_at if history.mql_at is not None else history.written_at

@@ -153,6 +153,14 @@ def test_given_recycling_off_when_an_mql_decays_then_it_stays():
     assert "recycling is off" in decision.why
 
 
+def test_given_a_fresh_hand_raise_mql_below_the_score_line_then_the_reason_says_hand_raise_not_no_longer():
+    fresh = replace(OURS, path="hand_raise", written_at=AT - 2 * DAY, mql_at=AT - 2 * DAY)
+    decision = decide({"hs_lead_status": "MQL", "lifecyclestage": "marketingqualifiedlead"}, scored(8, fit=8),
+                      fresh, POLICY, AT)
+    assert (decision.action, decision.path) == ("keep", "hand_raise")
+    assert "became one by hand-raise" in decision.why and "no longer qualifies" not in decision.why
+
+
 def test_given_a_decision_when_remembered_then_history_records_writes_and_counters():
     qualified = decide({"hs_lead_status": "NEW"}, scored(5, hand_raise=True), History(), POLICY, AT)
     state = remember({"hs_lead_status": "NEW"}, qualified, scored(5, hand_raise=True), History(),
