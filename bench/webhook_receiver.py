@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     server_log = Path(tmp.name) / "gunicorn.log"
     server = _start_gunicorn(args, port, database_url, server_log)
     try:
-        _wait_healthy(port, server, server_log)
+        wait_until_answering(port, server, server_log)
         total = int(args.rate * args.duration)
         first_id = int(time.time() * 1000) * 1000  # fresh ids: PostgreSQL may hold earlier runs' rows
         outcomes = _run_load(args, port, total, first_id)
@@ -124,14 +124,16 @@ def _start_gunicorn(args, port: int, database_url: str, log_path: Path) -> subpr
     return subprocess.Popen(command, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(port: int, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 20
+def wait_until_answering(port: int, server: subprocess.Popen, log_path: Path, path: str = "/healthz",
+                         timeout_s: float = 20.0) -> None:
+    """Until gunicorn answers 200 on `path` (and its other workers had a moment to boot)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited ({server.returncode}):\n{log_path.read_text()[-2000:]}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
+            conn.request("GET", path)
             if conn.getresponse().status == 200:
                 conn.close()
                 time.sleep(0.5)  # let every worker finish booting
@@ -139,7 +141,7 @@ def _wait_healthy(port: int, server: subprocess.Popen, log_path: Path) -> None:
         except OSError:
             pass
         time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer /healthz within 20 s")
+    raise SystemExit(f"gunicorn did not answer {path} within {timeout_s:g} s")
 
 
 def _sign(body: bytes, uri: str, timestamp: str) -> str:

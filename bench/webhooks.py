@@ -24,7 +24,6 @@ p99 time to answer <= 20 ms and every event stored once.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -108,22 +107,10 @@ def start_web(env: dict[str, str], port: int, log_path: Path) -> subprocess.Pope
                "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "75",
                "--chdir", str(ROOT)]
     server = spawn(command, env, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({server.returncode}):\n{log_path.read_text()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/readyz")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            if ok:
-                time.sleep(0.5)  # let the second gunicorn worker finish booting
-                return server
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("gunicorn did not become ready within 30 s")
+    from webhook_receiver import wait_until_answering
+
+    wait_until_answering(port, server, log_path, path="/readyz", timeout_s=30)
+    return server
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:

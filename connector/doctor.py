@@ -92,7 +92,7 @@ def _scoring_check(settings: Settings) -> Check:
 
 def _hubspot_checks(settings: Settings) -> list[Check]:
     from connector.commands import make_gateway
-    from connector.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES
+    from connector.setup import REQUIRED_SCOPES, missing_scopes
 
     names = ("token", "scopes", "properties", "MQL option", "rate limit")
     if not settings.hubspot_access_token:
@@ -115,8 +115,7 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
         checks.append(Check("scopes", True, "unknown: HubSpot did not list the token's scopes "
                             "(a missing one shows as 403 in the checks below)"))
     else:
-        missing = [s for s in REQUIRED_SCOPES if s not in granted]
-        optional = [s for s in OPTIONAL_SCOPES if s not in granted]
+        missing, optional = missing_scopes(granted)
         if missing:
             checks.append(Check("scopes", False, "missing required scope(s): " + ", ".join(missing)
                                 + " (add them to the app's requiredScopes, upload, and use the new token)"))
@@ -130,28 +129,23 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
 
 
 def _property_checks(gateway) -> list[Check]:
-    missing: list[str] = []
-    wrong: list[str] = []
+    from connector.setup import inspect_portal
+
     try:
-        for definition in hp.PROPERTY_DEFINITIONS:
-            existing = gateway.get_property(definition["name"])
-            if existing is None:
-                missing.append(definition["name"])
-            elif existing.get("type") != definition["type"]:
-                wrong.append(f"{definition['name']} is {existing.get('type')}, expected {definition['type']}")
-        lead_status = gateway.get_property(hp.LEAD_STATUS)
+        portal = inspect_portal(gateway)
     except (HubSpotError, ConnectorError) as exc:
         return [Check("properties", False, _hubspot_failure(exc)),
                 Check("MQL option", False, "not checked: reading properties failed")]
-    if missing or wrong:
-        parts = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+    if portal.missing or portal.wrong_type:
+        parts = ([f"missing {', '.join(d['name'] for d in portal.missing)}"] if portal.missing else []) + [
+            f"{d['name']} is {found}, expected {d['type']}" for d, found in portal.wrong_type]
         props = Check("properties", False, "; ".join(parts) + " (run `connector setup`)")
     else:
         props = Check("properties", True, f"all {len(hp.PROPERTY_DEFINITIONS)} connector properties exist "
                       f"in group {hp.GROUP_NAME} with the right types")
-    if lead_status is None:
+    if portal.lead_status is None:
         mql = Check("MQL option", False, f"{hp.LEAD_STATUS} does not exist in this portal")
-    elif any(o.get("value") == hp.MQL_STATUS for o in lead_status.get("options") or []):
+    elif portal.has_mql_option:
         mql = Check("MQL option", True, f"{hp.LEAD_STATUS} has the {hp.MQL_STATUS} option")
     else:
         mql = Check("MQL option", False, f"{hp.LEAD_STATUS} has no {hp.MQL_STATUS} option (run `connector setup`)")

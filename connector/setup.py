@@ -46,16 +46,49 @@ def webhook_subscriptions(rules: RuleSet) -> list[str]:
     return list(OBJECT_SUBSCRIPTIONS) + [f"contact.propertyChange:{p}" for p in watched]
 
 
+def missing_scopes(granted: list[str]) -> tuple[list[str], list[str]]:
+    """(required scopes not granted, optional scopes not granted)."""
+    return ([s for s in REQUIRED_SCOPES if s not in granted], [s for s in OPTIONAL_SCOPES if s not in granted])
+
+
+@dataclass
+class PortalState:
+    """What the portal has of what the connector needs: setup acts on it, doctor reports it."""
+
+    missing: list[dict]  # definitions of the connector's properties not in the portal
+    wrong_type: list[tuple[dict, str]]  # (definition, the type the portal's property has)
+    present: list[str]
+    lead_status: dict | None  # the hs_lead_status property, None when the portal has none
+
+    @property
+    def has_mql_option(self) -> bool:
+        return any(o.get("value") == hp.MQL_STATUS for o in (self.lead_status or {}).get("options") or [])
+
+
+def inspect_portal(gateway: Gateway) -> PortalState:
+    state = PortalState([], [], [], None)
+    for definition in hp.PROPERTY_DEFINITIONS:
+        existing = gateway.get_property(definition["name"])
+        if existing is None:
+            state.missing.append(definition)
+        elif existing.get("type") != definition["type"]:
+            state.wrong_type.append((definition, str(existing.get("type"))))
+        else:
+            state.present.append(definition["name"])
+    state.lead_status = gateway.get_property(hp.LEAD_STATUS)
+    return state
+
+
 def check_scopes(gateway: Gateway, token: str) -> list[str]:
     """Raise ScopeError naming every missing required scope; return the missing optional ones."""
     granted = gateway.token_scopes(token)
     if granted is None:  # HubSpot could not say: the calls themselves will tell
         return []
-    missing = [s for s in REQUIRED_SCOPES if s not in granted]
+    missing, optional = missing_scopes(granted)
     if missing:
         raise ScopeError("the access token lacks required scopes: " + ", ".join(missing)
                          + " (add them to the app in HubSpot, then use its new token)", scopes=missing)
-    return [s for s in OPTIONAL_SCOPES if s not in granted]
+    return optional
 
 
 def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str, *, dry_run: bool) -> SetupReport:
@@ -71,33 +104,29 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
     else:
         report.already.append(f"property group {hp.GROUP_NAME}")
 
-    for definition in hp.PROPERTY_DEFINITIONS:
-        existing = gateway.get_property(definition["name"])
-        if existing is None:
-            if not dry_run:
-                _create_once(lambda: gateway.create_property(definition))
-            report.done.append(f"{verb} property {definition['name']} ({definition['type']})")
-        elif existing.get("type") != definition["type"]:
-            report.warnings.append(f"property {definition['name']} exists with type {existing.get('type')}, "
-                                   f"expected {definition['type']}: rename or delete it in HubSpot")
-        else:
-            report.already.append(f"property {definition['name']}")
+    portal = inspect_portal(gateway)
+    for definition in portal.missing:
+        if not dry_run:
+            _create_once(lambda: gateway.create_property(definition))
+        report.done.append(f"{verb} property {definition['name']} ({definition['type']})")
+    for definition, found in portal.wrong_type:
+        report.warnings.append(f"property {definition['name']} exists with type {found}, "
+                               f"expected {definition['type']}: rename or delete it in HubSpot")
+    report.already += [f"property {name}" for name in portal.present]
 
-    lead_status = gateway.get_property(hp.LEAD_STATUS)
-    if lead_status is None:
+    if portal.lead_status is None:
         report.warnings.append("hs_lead_status does not exist in this portal: lead statuses cannot be written")
+    elif portal.has_mql_option:
+        report.already.append(f"hs_lead_status option {hp.MQL_STATUS}")
     else:
-        options = list(lead_status.get("options") or [])
-        if any(o.get("value") == hp.MQL_STATUS for o in options):
-            report.already.append(f"hs_lead_status option {hp.MQL_STATUS}")
-        else:
-            # PATCH with `options` REPLACES the list (hubspot-facts.md): send every existing option.
-            order = max([int(o.get("displayOrder", 0) or 0) for o in options] + [-1]) + 1
-            new_options = [_option(o) for o in options] + [dict(hp.MQL_OPTION, displayOrder=order)]
-            if not dry_run:
-                gateway.update_property(hp.LEAD_STATUS, {"options": new_options})
-            report.done.append(f"{'would add' if dry_run else 'added'} option {hp.MQL_STATUS} to hs_lead_status "
-                               f"(keeping its {len(options)} options)")
+        # PATCH with `options` REPLACES the list (hubspot-facts.md): send every existing option.
+        options = list(portal.lead_status.get("options") or [])
+        order = max([int(o.get("displayOrder", 0) or 0) for o in options] + [-1]) + 1
+        new_options = [_option(o) for o in options] + [dict(hp.MQL_OPTION, displayOrder=order)]
+        if not dry_run:
+            gateway.update_property(hp.LEAD_STATUS, {"options": new_options})
+        report.done.append(f"{'would add' if dry_run else 'added'} option {hp.MQL_STATUS} to hs_lead_status "
+                           f"(keeping its {len(options)} options)")
 
     if store is not None and not dry_run:
         store.upgrade()
