@@ -89,7 +89,7 @@ def connector_command(env: dict[str, str]) -> list[str]:
 def connector_env(base_url: str, db_path: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DATABASE_URL"))}
     env.update({"HUBSPOT_ACCESS_TOKEN": "pat-sandbox", "HUBSPOT_API_BASE": base_url,
-                "DATABASE_URL": f"sqlite:///{db_path}", "SCORING_CONFIG": str(ROOT / "config" / "scoring.yaml")})
+                "DATABASE_URL": f"sqlite:///{db_path}", "SCORING_CONFIG": str(ROOT / "connector" / "defaults" / "scoring.yaml")})
     env.update(extra)
     return env
 

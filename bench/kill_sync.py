@@ -72,7 +72,8 @@ def written_twice(history: dict[str, list[dict]]) -> dict[str, int]:
 
 
 def drop_tables(url: str) -> None:
-    from connector.store import Store, metadata
+    from connector.store import Store
+    from connector.store.schema import metadata
 
     store = Store(url)
     try:

@@ -40,9 +40,9 @@ from webhooks import (  # noqa: E402
     start_worker, stats, stop,
 )
 
-from connector import hubspot_properties as hp  # noqa: E402
+from connector.core import properties as hp  # noqa: E402
 from connector.settings import Settings  # noqa: E402
-from connector.store import audit, outbox, webhook_events  # noqa: E402
+from connector.store.schema import audit, outbox, webhook_events  # noqa: E402
 
 WATCHED = "recent_conversion_event_name"
 

@@ -103,7 +103,8 @@ def main() -> int:
 
     sys.path.insert(0, str(ROOT))
     from connector.settings import Settings
-    from connector.store import Store, metadata
+    from connector.store import Store
+    from connector.store.schema import metadata
 
     _create_database(args.database_url)
     store = Store(Settings(database_url=args.database_url).sqlalchemy_url)
@@ -203,7 +204,7 @@ def _feed(base: str, n: int) -> tuple[list[str], int]:
 def _check(store, base: str, env: dict, ids: list[str], s: dict, balancer: RoundRobin) -> int:
     import sqlalchemy as sa
 
-    from connector.store import audit, runs, webhook_events
+    from connector.store.schema import audit, runs, webhook_events
 
     with store.engine.connect() as conn:
         events = conn.execute(sa.select(webhook_events.c.status, sa.func.count()).group_by(webhook_events.c.status)).all()

@@ -1,6 +1,6 @@
 """Benchmark: contacts scored AND decided per second on one core, with the default config.
 
-    .venv/bin/python bench/scoring.py [--contacts 100000] [--config config/scoring.yaml]
+    .venv/bin/python bench/scoring.py [--contacts 100000] [--config connector/defaults/scoring.yaml]
 
 Generates a seeded synthetic population shaped like a B2B HubSpot portal (values as HubSpot sends
 them: strings, ISO and ms-epoch dates, blanks; free-text job titles and URLs with a long tail; a
@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connector.model import Contact, History  # noqa: E402
-from connector.rules import load_rules  # noqa: E402
-from connector.evaluate import evaluate  # noqa: E402
+from connector.core.model import Contact, History  # noqa: E402
+from connector.core.rules_file import load_rules  # noqa: E402
+from connector.core.evaluate import evaluate  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 PAGE = 100  # contacts per batch, as the sync reads and writes them
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--config", default=str(Path(__file__).resolve().parent.parent
-                                                / "config" / "scoring.yaml"))
+                                                / "connector" / "defaults" / "scoring.yaml"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dormant", type=float, default=0.4,

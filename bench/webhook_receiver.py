@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connector.settings import Settings  # noqa: E402
-from connector.store import Store, webhook_events  # noqa: E402
+from connector.store import Store  # noqa: E402
+from connector.store.schema import webhook_events  # noqa: E402
 
 SECRET = "bench-client-secret"
 PATH = "/webhooks/hubspot"

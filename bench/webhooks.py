@@ -40,14 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector import hubspot_properties as hp  # noqa: E402
-from connector.rules import load_rules  # noqa: E402
+from connector.core import properties as hp  # noqa: E402
+from connector.core.rules_file import load_rules  # noqa: E402
 from connector.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from connector.setup import webhook_subscriptions  # noqa: E402
+from connector.commands.setup import webhook_subscriptions  # noqa: E402
 
 SECRET = "bench-client-secret"
 HOOK_PATH = "/webhooks/hubspot"
-SCORING = str(ROOT / "config" / "scoring.yaml")
+SCORING = str(ROOT / "connector" / "defaults" / "scoring.yaml")
 PYTHON = sys.executable
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 BATCH_UPDATE = "POST /crm/v3/objects/contacts/batch/update"
@@ -209,7 +209,8 @@ class Stack:
 
 def _clear_tables(database_url: str) -> None:
     from connector.settings import Settings
-    from connector.store import Store, metadata
+    from connector.store import Store
+    from connector.store.schema import metadata
 
     store = Store(Settings(database_url=database_url).sqlalchemy_url)
     with store.engine.begin() as conn:

@@ -10,9 +10,11 @@ import argparse
 import logging
 import os
 import sys
-from typing import Callable
+import json
 
+from connector.core import properties as hp
 from connector.errors import ConfigError, ConnectorError
+from connector.settings import Settings
 
 log = logging.getLogger("connector")
 
@@ -25,42 +27,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("setup", help="create the connector's properties and the MQL option; upgrade the store")
     p.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
-    p.set_defaults(handler=_cmd("setup"))
+    p.set_defaults(handler=cmd_setup)
 
     p = sub.add_parser("sync", help="pull, score, decide and write back")
     p.add_argument("--full", action="store_true", help="walk every contact, not just the changed ones")
     p.add_argument("--dry-run", action="store_true", help="print the planned changes, write nothing")
     p.add_argument("--limit", type=int, metavar="N", help="stop after N contacts (a trial; the cursor stays)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(handler=_cmd("sync"))
+    p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("explain", help="a contact's scores, the rules that fired, and the decision")
     p.add_argument("contact", metavar="ID_OR_EMAIL")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_cmd("explain"))
+    p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("demo", help="run everything against a built-in sandbox portal")
     p.add_argument("--contacts", type=int, default=2000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--tier", default="professional")
     p.add_argument("--seconds", type=float, default=60.0, help="how long to keep the live part running")
-    p.set_defaults(handler=_cmd("demo"))
+    p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("migrate", help="create or upgrade the state store's schema (safe on every deploy)")
-    p.set_defaults(handler=_cmd("migrate"))
+    p.set_defaults(handler=cmd_migrate)
 
     p = sub.add_parser("doctor", help="check settings, token, scopes, properties, store, API headroom and the webhook URL; exit 0 only if all pass")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
-    p.set_defaults(handler=_cmd("doctor"))
+    p.set_defaults(handler=cmd_doctor)
 
     p = sub.add_parser("worker", help="scheduled syncs and the webhook queue consumer")
-    p.set_defaults(handler=_cmd("worker"))
+    p.set_defaults(handler=cmd_worker)
 
     p = sub.add_parser("run", help="web endpoint and worker in one process (the embedded default)")
-    p.set_defaults(handler=_cmd("run"))
+    p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("web", help="the webhook endpoint on the development server (use the Procfile's gunicorn in production)")
-    p.set_defaults(handler=_cmd("web"))
+    p.set_defaults(handler=cmd_web)
 
     from connector.sandbox import cli as sandbox_cli
 
@@ -70,12 +72,154 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd(name: str) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        from connector import commands
+# -- the commands: build what they need, run, print ------------------------------------------
 
-        return getattr(commands, name)(args)
-    return handler
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from connector.commands.setup import REQUIRED_SCOPES, run_setup
+
+    from connector.context import build_context
+
+    ctx = build_context()
+    report = run_setup(ctx.gateway, ctx.store, ctx.rules, ctx.settings.hubspot_access_token or "", dry_run=args.dry_run)
+    for line in report.done:
+        print(f"  + {line}")
+    for line in report.already:
+        print(f"  = {line} (already there)")
+    for line in report.warnings:
+        print(f"  ! {line}")
+    print("Scopes the app needs:")
+    for scope, why in REQUIRED_SCOPES.items():
+        print(f"  {scope}: {why}")
+    print("Webhook subscriptions the rules need (declare them in config/hubspot-app):")
+    for sub in report.subscriptions:
+        print(f"  {sub}")
+    print("setup " + ("dry run: nothing changed" if args.dry_run else "done"))
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from connector.progress import ProgressBar
+    from connector.store import lock_holder
+    from connector.sync import SyncJob
+
+    from connector.context import build_context, preflight
+
+    ctx = build_context()
+    preflight(ctx)
+    ctx.store.upgrade()  # local and idempotent; a dry run reads the store too
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
+                  dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None)
+    try:
+        if args.dry_run:
+            summary = job.run(full=args.full)
+        else:
+            with ctx.store.job_lock("sync", lock_holder()) as held:
+                if not held:
+                    raise ConnectorError("another sync is running (the worker?): wait for it, or stop it first")
+                summary = job.run(full=args.full)
+    finally:
+        if bar:
+            bar.close()
+    if args.json:
+        print(json.dumps(summary.as_dict(), default=str))
+    else:
+        if args.dry_run:
+            print_planned(summary.planned)
+        print(summary.line())
+    return 1 if summary.failed else 0
+
+
+def print_planned(planned: list) -> None:
+    if not planned:
+        print("no changes planned")
+        return
+    shown = planned[:50]
+    print(f"{'contact':>12}  {'property':<24} {'now':<26} -> new")
+    for change in shown:
+        for prop, value in change.changes.items():
+            if prop in (hp.REASONS, hp.LAST_SCORED):
+                continue
+            print(f"{change.contact_id:>12}  {prop:<24} {str(change.previous.get(prop) or '-')[:26]:<26} -> {value}")
+        print(f"{'':>12}  why: {change.why}")
+    if len(planned) > len(shown):
+        print(f"... and {len(planned) - len(shown)} more contacts")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from connector.commands.explain import explain_contact, render
+
+    from connector.context import build_context
+
+    ctx = build_context()
+    report = explain_contact(ctx.gateway, ctx.store, ctx.rules, args.contact)
+    print(json.dumps(report, default=str, indent=2) if args.json else render(report))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade the store's schema (the Procfile's release phase): no HubSpot call, no token needed."""
+    from connector.store import Store
+
+    settings = Settings.from_env()
+    store = Store.from_settings(settings)
+    version = store.upgrade()
+    print(f"state store schema at version {version}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from connector.commands.doctor import doctor_exit_code, run_doctor
+
+    settings = Settings.from_env()  # bad values: ConfigError -> exit 2 with every problem (cli.main)
+    checks = run_doctor(settings)
+    if args.json:
+        print(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+        failed = [c.name for c in checks if not c.ok]
+        print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks passed"
+              + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return doctor_exit_code(checks)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from connector.commands.demo import run_demo
+
+    return run_demo(contacts=args.contacts, seed=args.seed, tier=args.tier, seconds=args.seconds)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.worker import run_worker
+
+    from connector.context import build_context, preflight
+
+    ctx = build_context()
+    preflight(ctx)
+    ctx.store.upgrade()
+    return run_worker(ctx)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from connector.worker import run_worker
+
+    from connector.context import build_context, preflight
+
+    ctx = build_context()
+    preflight(ctx)
+    ctx.store.upgrade()
+    return run_worker(ctx, with_web=True)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from connector.web import create_app
+
+    settings = Settings.from_env(require=("hubspot_client_secret",))
+    app = create_app(settings)
+    app.run(host="0.0.0.0", port=settings.port)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.errors import StoreError
 from connector.gateway import BATCH_SIZE, Gateway
-from connector.rules import RuleSet
+from connector.core.rules import RuleSet
 from connector.store import QueuedEvent, Store, lock_holder
-from connector.writeback import Tally, WritePath
+from connector.writeback import RunCounts, WritePath
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ _OWN_OUTPUTS = frozenset(hp.CONNECTOR_PROPERTY_NAMES) | {hp.LEAD_STATUS, hp.LIFE
 
 
 @dataclass
-class ConsumeResult:
+class ConsumeResult(RunCounts):
+    """One webhook batch: the run counters plus what the events asked for."""
+
     events: int = 0
     contacts: int = 0
     ignored: int = 0
     forgotten: int = 0
     merged: int = 0
-    written: int = 0
-    failed: int = 0
 
     def line(self) -> str:
         return (f"webhook batch events={self.events} contacts={self.contacts} ignored={self.ignored} "
@@ -62,7 +62,6 @@ class WebhookConsumer:
     def run_once(self) -> ConsumeResult:
         """Handle one batch of queued events; returns what was done (events=0: queue empty)."""
         now = self._now_ms()
-        tally = Tally()
         events = self.store.take_events(self.batch_size, self.worker_id, now, self.lease_ms)
         result = ConsumeResult(events=len(events))
         if not events:
@@ -71,14 +70,13 @@ class WebhookConsumer:
         # writes' stamps fresh (the heartbeat below, and each checkpoint), so a write planned more
         # than a lease before `now` is no live worker's, and every write planned under events just
         # taken over is one. (Leftover writes only exist while their events are unfinished.)
-        self.path.finish_planned(tally, kinds=("webhook",), created_before=now - self.lease_ms)
+        self.path.finish_planned(result, kinds=("webhook",), created_before=now - self.lease_ms)
         with _Heartbeat(self, [e.id for e in events]) as heartbeat:
-            self._handle(events, result, tally, heartbeat)
+            self._handle(events, result, heartbeat)
         self.store.finish_events([e.id for e in events])
-        result.written, result.failed = tally.written, tally.failed
         return result
 
-    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, tally: Tally, heartbeat: "_Heartbeat") -> None:
+    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: "_Heartbeat") -> None:
         rescore, forget, merges = self._coalesce(events, result)
         if forget:
             self.store.forget_contacts(sorted(forget))
@@ -89,7 +87,7 @@ class WebhookConsumer:
         rescore -= forget
         result.contacts = len(rescore)
         if rescore:
-            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], tally, heartbeat)
+            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], result, heartbeat)
 
     def _coalesce(self, events: list[QueuedEvent], result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
         rescore: set[str] = set()
@@ -115,7 +113,7 @@ class WebhookConsumer:
                 rescore.add(e.object_id)
         return rescore, forget, merges
 
-    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: Tally, heartbeat: "_Heartbeat") -> None:
+    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: RunCounts, heartbeat: "_Heartbeat") -> None:
         run = self.store.start_run("webhook", self._now_ms(), None)
         heartbeat.run_id = run.id
         for i in range(0, len(contact_ids), BATCH_SIZE):

@@ -13,8 +13,8 @@
         ├── ServerError        5xx left after retries
         └── UnreachableError   connection refused, DNS, TLS or timeout left after retries
 
-Webhook input has two more, beside their code: connector.signature.SignatureError (the request is
-not HubSpot's: 401) and connector.webhook_events.PayloadError (the body is malformed: 400).
+Webhook input has two more, beside their code: connector.webhooks.signature.SignatureError (the request is
+not HubSpot's: 401) and connector.webhooks.events.PayloadError (the body is malformed: 400).
 """
 
 from __future__ import annotations

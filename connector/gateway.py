@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Self, Sequence
 
 import tenacity
 import urllib3
@@ -29,6 +29,9 @@ from connector.errors import (
     UnreachableError, ValidationError,
 )
 from connector.ratelimit import SlidingWindow
+
+if TYPE_CHECKING:
+    from connector.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,16 @@ class _Transient(Exception):
 
 class Gateway:
     """HubSpot CRM calls the connector needs, with limits, retries and error mapping."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kw: Any) -> Self:
+        """A gateway with the settings' token, API base, budgets and timeouts (the twin of
+        `Store.from_settings`); `kw` passes test doubles (clock, sleep) through."""
+        return cls(settings.hubspot_access_token or "", settings.hubspot_api_base,
+                   requests_per_10s=settings.hubspot_requests_per_10s,
+                   search_per_second=settings.hubspot_search_per_second,
+                   connect_timeout_s=settings.http_connect_timeout_s,
+                   read_timeout_s=settings.http_read_timeout_s, **kw)
 
     def __init__(self, access_token: str, api_base: str = "https://api.hubapi.com", *,
                  requests_per_10s: int = 100, search_per_second: int = 5,

@@ -8,6 +8,7 @@ the developer's environment by accident.
 from __future__ import annotations
 
 import os
+from importlib import resources
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
@@ -17,14 +18,16 @@ from connector.errors import ConfigError, Problem
 
 DEFAULT_API_BASE = "https://api.hubapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///var/connector.db"
-DEFAULT_SCORING_CONFIG = "config/scoring.yaml"
 
 
 def default_scoring_config() -> str:
-    """config/scoring.yaml in the working directory, else the one shipped beside the package."""
-    if Path(DEFAULT_SCORING_CONFIG).exists():
-        return DEFAULT_SCORING_CONFIG
-    return str(Path(__file__).resolve().parent.parent / DEFAULT_SCORING_CONFIG)
+    """The default rules shipped inside the package (connector/defaults/scoring.yaml): found the
+    same way from a checkout and from a wheel installed anywhere."""
+    # setuptools installs packages as plain directories, so the resource is a real file path.
+    return str(resources.files("connector") / "defaults" / "scoring.yaml")
+
+
+DEFAULT_SCORING_CONFIG = default_scoring_config()
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,15 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.gateway import BATCH_SIZE, Gateway
-from connector.rules import RuleSet
+from connector.core.rules import RuleSet
 from connector.store import PlannedWrite, Run, Store
-from connector.values import parse_instant
-from connector.writeback import PlannedChange, Tally, WritePath
+from connector.core.values import parse_instant
+from connector.writeback import RunCounts, WritePath
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +33,19 @@ ECHO = "contacts.own_writes"  # see SyncJob._lower_bound
 
 
 @dataclass
-class RunSummary:
-    kind: str
+class RunSummary(RunCounts):
+    """A finished sync: its counters (this run's writes plus a dead run's it finished), the
+    run's identity and the API calls it made."""
+
+    kind: str = ""
     dry_run: bool = False
-    pulled: int = 0
-    scored: int = 0
-    changed: int = 0
-    written: int = 0
-    failed: int = 0
     recovered: int = 0
-    mql_new: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
     took_s: float = 0.0
     run_id: int | None = None
     window_from: int | None = None
-    planned: list[PlannedChange] = field(default_factory=list)
 
     def line(self) -> str:
         return (f"sync done kind={self.kind}{' dry-run' if self.dry_run else ''} pulled={self.pulled} "
@@ -59,7 +54,7 @@ class RunSummary:
                 f"retries={self.retries} took={self.took_s:.1f}s")
 
     def as_dict(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "planned"}
+        data = self.reported()
         data["planned"] = [p.__dict__ for p in self.planned[:50]]
         return data
 
@@ -85,12 +80,12 @@ class SyncJob:
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()
         counters_before = self.gateway.counters.snapshot()
-        tally = Tally()
+        tally = RunCounts()
         kind = "full" if full else "incremental"
         # One sync runs at a time (the job lock), so every sync write still planned is a dead
         # run's; the webhook worker's in-flight writes are its own to finish. Counted apart: the
         # echo check below is about this run's own writes.
-        recovery = Tally()
+        recovery = RunCounts()
         recovered = 0 if self.dry_run else self.path.finish_planned(recovery, kinds=("full", "incremental"))
         cursor = self.store.get_cursor(CURSOR)
         if kind == "incremental" and cursor is None:
@@ -110,13 +105,11 @@ class SyncJob:
             self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None,
                                   status="done" if complete else "trial", cursors_too=echo)
         used = self.gateway.counters.since(counters_before)
-        return RunSummary(kind=kind, dry_run=self.dry_run, pulled=tally.pulled, scored=tally.scored,
-                          changed=tally.changed, written=tally.written + recovery.written,
-                          failed=tally.failed + recovery.failed, recovered=recovered,
-                          mql_new=tally.mql_new, by_path=dict(tally.by_path), requests=used.requests,
-                          rate_limited=used.rate_limited, retries=used.retries,
-                          took_s=self.clock() - started, run_id=run.id, window_from=run.window_from,
-                          planned=tally.planned)
+        counts = tally.reported() | {"written": tally.written + recovery.written,
+                                     "failed": tally.failed + recovery.failed, "by_path": dict(tally.by_path)}
+        return RunSummary(**counts, kind=kind, dry_run=self.dry_run, recovered=recovered,
+                          requests=used.requests, rate_limited=used.rate_limited, retries=used.retries,
+                          took_s=self.clock() - started, run_id=run.id, window_from=run.window_from)
 
     def _resume_or_start(self, kind: str, cursor: int | None) -> Run:
         window_from = self._lower_bound(cursor) if kind == "incremental" else None
@@ -145,7 +138,7 @@ class SyncJob:
             bound = max(bound, horizon + 1)
         return bound
 
-    def _process(self, run: Run, tally: Tally) -> None:
+    def _process(self, run: Run, tally: RunCounts) -> None:
         filters = []
         if run.window_from is not None:
             filters = [

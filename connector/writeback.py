@@ -11,18 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Callable, Sequence
 
-from connector import hubspot_properties as hp
-from connector.evaluate import evaluate, reasons_text
+from connector.core import properties as hp
+from connector.core.evaluate import evaluate, reasons_text
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
-from connector.model import Contact, Evaluation, History
-from connector.rules import RuleSet
+from connector.core.model import Contact, Evaluation, History
+from connector.core.rules import RuleSet
 from connector.store import PlannedWrite, Store
-from connector.values import format_instant, same_instant, same_number
+from connector.core.values import format_instant, same_instant, same_number
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ class PlannedChange:
 
 
 @dataclass
-class Tally:
-    """What a run did; updated from the reading thread and the writer threads."""
+class RunCounts:
+    """What a run did; updated from the reading thread and the writer threads. The one declaration
+    of the run counters: a sync's summary and a webhook batch's result extend it."""
 
     pulled: int = 0
     scored: int = 0
@@ -53,8 +54,16 @@ class Tally:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def counts(self) -> dict[str, int]:
+        """The counters a run row keeps in the store."""
         return {"pulled": self.pulled, "scored": self.scored, "changed": self.changed,
                 "written": self.written, "failed": self.failed}
+
+    def reported(self) -> dict[str, object]:
+        """The public fields (no lock, no internal timestamp), for summaries and JSON."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _INTERNAL}
+
+
+_INTERNAL = frozenset({"last_write_ms", "_lock"})
 
 
 class WritePath:
@@ -69,7 +78,7 @@ class WritePath:
         self.keep_planned = keep_planned
         self.properties = scoring_inputs(rules)
 
-    def plan(self, contacts: Sequence[dict], run_id: int, tally: Tally,
+    def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
         """Evaluate contacts (as HubSpot returns them) against their stored histories."""
         now = datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -102,7 +111,7 @@ class WritePath:
                                         reasons_text(result.score), score_dict(result), planned_at=now_ms))
         return planned, unchanged
 
-    def write(self, batch: Sequence[PlannedWrite], tally: Tally) -> None:
+    def write(self, batch: Sequence[PlannedWrite], tally: RunCounts) -> None:
         """Send one batch (≤100); confirm what HubSpot applied, record what it refused.
 
         HubSpot refuses a whole batch update with 400 when one record is invalid: the batch is
@@ -131,7 +140,7 @@ class WritePath:
         for w, error in failed:
             log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)", w.contact_id, error)
 
-    def finish_planned(self, tally: Tally, *, kinds: Sequence[str] | None = None,
+    def finish_planned(self, tally: RunCounts, *, kinds: Sequence[str] | None = None,
                        created_before: int | None = None) -> int:
         """Confirm or redo writes a killed process planned (runs of `kinds`, planned before
         `created_before` ms). Re-reads first, so nothing is written twice; of several runs' plans

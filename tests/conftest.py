@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from connector.commands import Context, make_gateway
-from connector.rules import load_rules
+from connector.context import Context
+from connector.gateway import Gateway
+from connector.core.rules_file import load_rules
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.settings import Settings
-from connector.store import Store, metadata
+from connector.store import Store
+from connector.store.schema import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
-SCORING = str(ROOT / "config" / "scoring.yaml")
+SCORING = str(ROOT / "connector" / "defaults" / "scoring.yaml")
 PG_URL = os.environ.get("DATABASE_TEST_URL")
 
 _STORE_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -60,4 +62,4 @@ def settings(sandbox, database_url) -> Settings:
 
 @pytest.fixture
 def ctx(settings, store) -> Context:
-    return Context(settings, load_rules(settings.scoring_config), store, make_gateway(settings))
+    return Context(settings, load_rules(settings.scoring_config), store, Gateway.from_settings(settings))

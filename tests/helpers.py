@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.gateway import Gateway
 
 # What must come out the same whatever path the writes took (times differ run to run).

@@ -6,13 +6,14 @@ import copy
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from connector.model import Contact, History
-from connector.rules import RuleSet, load_rules, parse_rules
+from connector.core.model import Contact, History
+from connector.core.rules import RuleSet
+from connector.core.rules_file import load_rules, parse_rules
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config" / "scoring.yaml"
+DEFAULT_CONFIG = ROOT / "connector" / "defaults" / "scoring.yaml"
 
 
 def iso(moment: datetime) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.cli import main
 from connector.sandbox import Sandbox, SandboxConfig
 from tests.conftest import SCORING

@@ -17,16 +17,16 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.consumer import WebhookConsumer
 from connector.gateway import Gateway
 from connector.sandbox.webhooks import Subscription, WebhookSender
-from connector.setup import run_setup, webhook_subscriptions
+from connector.commands.setup import run_setup, webhook_subscriptions
 from connector.store import EnqueueResult, Store
-from connector.store import audit, contact_state, outbox, score_history, webhook_events, write_failures
+from connector.store.schema import audit, contact_state, outbox, score_history, webhook_events, write_failures
 from connector.sync import SyncJob
-from connector.webhook_events import parse_delivery
-from connector.writeback import Tally, WritePath
+from connector.webhooks.events import parse_delivery
+from connector.writeback import RunCounts, WritePath
 from tests.helpers import DiesAfterWrites, portal_state, reset, sandbox_stats, writes
 
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
@@ -270,7 +270,7 @@ def _merge_and_check(ctx, sandbox, hooks, survivor: str, merged: str) -> None:
     assert after_s["contact_state"] == 1
     # Rescored: planning the survivor again from HubSpot's current values finds nothing to change.
     path = WritePath(ctx.gateway, ctx.store, ctx.rules)
-    planned, _ = path.plan(ctx.gateway.batch_read_contacts([survivor], path.properties), 0, Tally())
+    planned, _ = path.plan(ctx.gateway.batch_read_contacts([survivor], path.properties), 0, RunCounts())
     assert planned == []
 
 

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connector import hubspot_properties as hp
-from connector.doctor import Check, daily_headroom_check, doctor_exit_code, run_doctor
+from connector.core import properties as hp
+from connector.commands.doctor import Check, daily_headroom_check, doctor_exit_code, run_doctor
 from connector.sandbox import Sandbox, SandboxConfig
-from connector.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, run_setup
+from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, run_setup
 
 CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rate limit",
                "store", "webhook URL"]

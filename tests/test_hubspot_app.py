@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from connector import hubspot_app as ha
-from connector.rules import load_rules
+from connector.commands import hubspot_app as ha
+from connector.core.rules_file import load_rules
 from connector.sandbox.webhooks import load_subscriptions, load_webhooks_file
-from connector.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, webhook_subscriptions
+from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, webhook_subscriptions
 from tests.conftest import ROOT, SCORING
 
 PROJECT = ROOT / "config" / "hubspot-app"

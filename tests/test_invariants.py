@@ -7,10 +7,10 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector import hubspot_properties as hp
-from connector.model import LIFECYCLE_RANK, Contact, History
-from connector.evaluate import evaluate
-from connector.scoring import tally
+from connector.core import properties as hp
+from connector.core.model import LIFECYCLE_RANK, Contact, History
+from connector.core.evaluate import evaluate
+from connector.core.scoring import tally
 from tests.scoring_fixtures import NOW, default_rules, iso, ms
 
 RULES = default_rules()

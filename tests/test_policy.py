@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from connector.model import History
-from connector.policy import SETTLE_SECONDS, decide, remember
-from connector.scoring import Tally
-from connector.model import Reason
+from connector.core.model import History
+from connector.core.policy import SETTLE_SECONDS, decide, remember
+from connector.core.scoring import ScoreCard
+from connector.core.model import Reason
 from tests.scoring_fixtures import NOW, rules
 
 AT = NOW.timestamp()
@@ -18,8 +18,8 @@ POLICY = rules().policy  # threshold 40, fit minimum 10, hysteresis 10, recycle 
 HAND = Reason("demo", "Asked for a demo", 0, hand_raise=True)
 
 
-def scored(total: int, fit: int = 20, hand_raise: bool = False, key: str = "demo|demo request|") -> Tally:
-    return Tally(fit, total - fit, total, "A1", (HAND,) if hand_raise else (),
+def scored(total: int, fit: int = 20, hand_raise: bool = False, key: str = "demo|demo request|") -> ScoreCard:
+    return ScoreCard(fit, total - fit, total, "A1", (HAND,) if hand_raise else (),
                  HAND if hand_raise else None, key if hand_raise else None, ())
 
 

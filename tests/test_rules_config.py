@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from connector.errors import ConfigError
-from connector.rules import load_rules, parse_rules
+from connector.core.rules_file import load_rules, parse_rules
 from tests.scoring_fixtures import BASE, DEFAULT_CONFIG, config
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connector.conditions import compile_condition
-from connector.rules import parse_rules
-from connector.scoring import tally
+from connector.core.conditions import compile_condition
+from connector.core.rules_file import parse_rules
+from connector.core.scoring import tally
 from tests.scoring_fixtures import DAY, EMPTY, NOW, config, contact, iso, ms, with_rules
 
 AT = NOW.timestamp()
@@ -238,7 +238,7 @@ def test_given_a_hand_raise_date_in_any_form_when_keyed_then_one_instant_is_one_
 def test_given_a_used_hand_raise_when_hubspot_sends_its_date_as_ms_then_it_does_not_requalify():
     from dataclasses import replace
 
-    from connector.evaluate import evaluate
+    from connector.core.evaluate import evaluate
     rules = with_rules("hand_raise", HAND_RAISE_DATED, policy={
         "mql_threshold": 40, "recycle": {"after_days": 30, "to_status": "OPEN"}})
     props = {"recent_conversion_event_name": "Demo request", "hs_lead_status": "NEW",

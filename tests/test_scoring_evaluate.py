@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connector import hubspot_properties as hp
-from connector.model import Contact, History, Reason, Score
-from connector.evaluate import REASONS_MAX, reasons_text
-from connector.evaluate import evaluate
+from connector.core import properties as hp
+from connector.core.model import Contact, History, Reason, Score
+from connector.core.evaluate import REASONS_MAX, reasons_text
+from connector.core.evaluate import evaluate
 from tests.scoring_fixtures import DAY, EMPTY, NOW, contact, default_rules, iso, rules
 
 VP = {"jobtitle": "VP Sales", "hs_analytics_num_page_views": "5", "hs_lead_status": "NEW",
@@ -124,9 +124,9 @@ def test_given_a_history_stored_by_an_older_version_when_read_then_it_loads(stor
 
 
 @pytest.mark.parametrize("module, name", [
-    ("connector.model", "PATHS"),        # hubspot_properties.PATH_OPTIONS is the one list
-    ("connector.decay", "fade"),         # inlined in advance()
-    ("connector.scoring", "evaluate"),   # the entry point is connector.evaluate.evaluate
+    ("connector.core.model", "PATHS"),        # hubspot_properties.PATH_OPTIONS is the one list
+    ("connector.core.decay", "fade"),         # inlined in advance()
+    ("connector.core.scoring", "evaluate"),   # the entry point is connector.core.evaluate.evaluate
 ])
 def test_given_the_scoring_core_when_imported_then_dead_code_is_gone(module, name):
     import importlib

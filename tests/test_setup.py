@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connector import hubspot_properties as hp
-from connector.setup import run_setup, webhook_subscriptions
+from connector.core import properties as hp
+from connector.commands.setup import run_setup, webhook_subscriptions
 from tests.helpers import sandbox_stats
 
 

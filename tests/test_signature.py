@@ -1,4 +1,4 @@
-"""connector.signature against HubSpot's official vectors, the SDK, and the freshness window."""
+"""connector.webhooks.signature against HubSpot's official vectors, the SDK, and the freshness window."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
 from hypothesis import given, settings, strategies as st
 
-from connector.signature import (
+from connector.webhooks.signature import (
     SignatureError, TOLERANCE_MS, check_freshness, decode_uri, sign_v3, verify_v3,
 )
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from connector import hubspot_properties as hp
-from connector.commands import make_gateway
+from connector.core import properties as hp
+from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.store import Store
-from connector.setup import run_setup
+from connector.commands.setup import run_setup
 from connector.sync import SyncJob
 from tests.helpers import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
@@ -106,7 +106,7 @@ def test_given_run_killed_after_a_write_landed_when_rerun_then_state_equals_unin
     with Sandbox(SandboxConfig(contacts=400, seed=3, tier="unlimited")) as reference:
         ref_store = Store(f"sqlite:///{tmp_path / 'reference.db'}")
         ref_store.upgrade()
-        ref_gateway = make_gateway(settings.with_overrides(hubspot_api_base=reference.base_url))
+        ref_gateway = Gateway.from_settings(settings.with_overrides(hubspot_api_base=reference.base_url))
         run_setup(ref_gateway, ref_store, ctx.rules, "pat-sandbox", dry_run=False)
         SyncJob(ref_gateway, ref_store, ctx.rules).run(full=True)
         assert portal_state(sandbox) == portal_state(reference)

@@ -1,6 +1,6 @@
 """POST /webhooks/hubspot, /healthz, /readyz against a real SQLite store in tmp_path.
 
-Requests are signed here with hmac/base64 directly (not with connector.signature), so a bug in the
+Requests are signed here with hmac/base64 directly (not with connector.webhooks.signature), so a bug in the
 verifier cannot also hide in the test's signer.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ConfigError, Problem
-from connector.web import STORE_KEY, create_app
+from connector.webhooks.receiver import STORE_KEY
+from connector.web import create_app
 
 SECRET = "test-client-secret-1234"
 PUBLIC_URL = "https://hooks.example.com/webhooks/hubspot"
@@ -293,9 +294,9 @@ def test_healthz_is_alive(client):
 
 def _fake_rules(monkeypatch, load_rules) -> None:
     """A stand-in connector.rules so /readyz's two outcomes can be shown without the real rule set."""
-    module = types.ModuleType("connector.rules")
+    module = types.ModuleType("connector.core.rules_file")
     module.load_rules = load_rules
-    monkeypatch.setitem(sys.modules, "connector.rules", module)
+    monkeypatch.setitem(sys.modules, "connector.core.rules_file", module)
 
 
 def test_readyz_when_store_answers_and_rules_load_then_200(client, monkeypatch):
@@ -317,7 +318,7 @@ def test_readyz_when_rules_do_not_load_then_503_with_reason(client, monkeypatch)
 
 
 def test_readyz_when_rules_module_missing_then_503(client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "connector.rules", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "connector.core.rules_file", None)  # import raises ImportError
     response = client.get("/readyz")
     assert response.status_code == 503 and "cannot load connector.rules" in response.json["problems"]["scoring_config"]
 
@@ -339,7 +340,7 @@ def test_create_app_from_environment(monkeypatch, tmp_path):
 
 
 def test_readyz_with_the_real_rules_and_default_config_then_200(overrides):
-    app = create_app({**overrides, "scoring_config": str(Path(__file__).resolve().parents[1] / "config" / "scoring.yaml")})
+    app = create_app({**overrides, "scoring_config": str(Path(__file__).resolve().parents[1] / "connector" / "defaults" / "scoring.yaml")})
     response = app.test_client().get("/readyz")
     assert response.status_code == 200, response.json
     app.extensions[STORE_KEY].dispose()

@@ -1,4 +1,4 @@
-"""connector.webhook_events: legacy contact.* and generic object.* events; errors name index and field."""
+"""connector.webhooks.events: legacy contact.* and generic object.* events; errors name index and field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from connector.webhook_events import Ignored, PayloadError, WebhookEvent, parse_delivery, parse_event
+from connector.webhooks.events import Ignored, PayloadError, WebhookEvent, parse_delivery, parse_event
 
 
 def legacy(**overrides) -> dict:

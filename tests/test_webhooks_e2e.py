@@ -11,11 +11,11 @@ import time
 import pytest
 from werkzeug.serving import make_server
 
-from connector import hubspot_properties as hp
-from connector.commands import make_gateway
+from connector.core import properties as hp
+from connector.gateway import Gateway
 from connector.consumer import WebhookConsumer
 from connector.sandbox import Sandbox, SandboxConfig
-from connector.setup import run_setup, webhook_subscriptions
+from connector.commands.setup import run_setup, webhook_subscriptions
 from connector.sync import SyncJob
 from connector.web import create_app
 from tests.helpers import portal_state, sandbox_stats
@@ -61,7 +61,7 @@ def hooked(endpoint, ctx, tmp_path):
 
 def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_then_it_is_an_mql_in_hubspot_within_seconds(
         settings, store, ctx, hooked):
-    ctx.gateway = make_gateway(settings.with_overrides(hubspot_api_base=hooked.base_url))
+    ctx.gateway = Gateway.from_settings(settings.with_overrides(hubspot_api_base=hooked.base_url))
     run_setup(ctx.gateway, store, ctx.rules, "pat-sandbox", dry_run=False)
     SyncJob(ctx.gateway, store, ctx.rules).run(full=True)
     assert hooked.webhooks.flush(10)  # the sync's own echoes are delivered too

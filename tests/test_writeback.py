@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from connector import hubspot_properties as hp
-from connector.setup import run_setup
+from connector.core import properties as hp
+from connector.commands.setup import run_setup
 from connector.store import PlannedWrite
-from connector.writeback import Tally, WritePath
+from connector.writeback import RunCounts, WritePath
 from tests.helpers import portal_state, reset, writes
 
 
@@ -23,7 +23,7 @@ def test_given_two_dead_runs_planned_one_contact_when_finished_then_only_the_new
     _plan(ctx.store, "webhook", cid, "11")
     _plan(ctx.store, "webhook", cid, "22")
     reset(sandbox)
-    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("webhook",))
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(RunCounts(), kinds=("webhook",))
     assert portal_state(sandbox)[cid][hp.SCORE] == "22"
     assert writes(sandbox) == 1
     assert ctx.store.count_planned() == 0
@@ -37,7 +37,7 @@ def test_given_250_unsent_plans_when_finished_then_they_go_in_3_full_batches(ctx
     planned = [PlannedWrite(cid, run.id, {hp.SCORE: "7"}, {hp.SCORE: None}, {}, "", {}) for cid in ids]
     ctx.store.checkpoint(run.id, ids[-1], {}, {}, planned, now=1_000)
     reset(sandbox)
-    tally = Tally()
+    tally = RunCounts()
     WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(tally, kinds=("full",))
     assert tally.written == 250 and writes(sandbox) == 3
     assert all(portal_state(sandbox)[cid][hp.SCORE] == "7" for cid in ids)
@@ -49,7 +49,7 @@ def test_given_plans_that_already_landed_when_finished_then_confirmed_without_wr
     w = _plan(ctx.store, "full", cid, "33")
     ctx.gateway.batch_update_contacts([(cid, w.changes)])  # it landed, then the process died
     reset(sandbox)
-    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("full",))
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(RunCounts(), kinds=("full",))
     assert writes(sandbox) == 0
     assert ctx.store.count_planned() == 0 and len(ctx.store.audit_for(cid)) == 1
 
@@ -61,7 +61,7 @@ def test_given_one_invalid_value_in_a_batch_when_written_then_only_it_fails_and_
     planned = [PlannedWrite(cid, run.id, {hp.SCORE: "5"}, {}, {}, "", {}) for cid in ids]
     planned[3] = PlannedWrite(ids[3], run.id, {hp.LEAD_STATUS: "NOT_AN_OPTION"}, {}, {}, "", {})
     ctx.store.checkpoint(run.id, ids[-1], {}, {}, planned, now=1_000)
-    tally = Tally()
+    tally = RunCounts()
     WritePath(ctx.gateway, ctx.store, ctx.rules).write(planned, tally)  # HubSpot refuses the whole batch: 400
     assert (tally.written, tally.failed) == (9, 1)
     assert ctx.store.count_rows("write_failures") == 1 and ctx.store.count_planned() == 0
@@ -79,6 +79,6 @@ def test_given_a_person_changed_the_value_after_a_dead_run_planned_when_finished
     ctx.store.checkpoint(run.id, cid, {}, {}, [plan], now=1_000)
     sales_update(sandbox, cid, {hp.LEAD_STATUS: "IN_PROGRESS"})  # then the process died; sales worked the lead
     reset(sandbox)
-    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(Tally(), kinds=("full",))
+    WritePath(ctx.gateway, ctx.store, ctx.rules).finish_planned(RunCounts(), kinds=("full",))
     assert portal_state(sandbox)[cid][hp.LEAD_STATUS] == "IN_PROGRESS"
     assert writes(sandbox) == 0 and ctx.store.count_planned() == 0

@@ -55,7 +55,7 @@ class Record:
 
 
 @dataclass
-class Store:
+class ObjectTable:
     """The records of one object type, with their property definitions."""
     object_type: str
     definitions: dict[str, dict]
@@ -88,10 +88,10 @@ class Portal:
         self.owners: list[dict] = list(seeded.owners)
         self.truth: dict[str, dict] = dict(getattr(seeded, "truth", {}) or {})
         self.groups: dict[str, list[dict]] = {CONTACTS: copy.deepcopy(DEFAULT_PROPERTY_GROUPS)}
-        self.stores: dict[str, Store] = {
-            CONTACTS: Store(CONTACTS, {d["name"]: d for d in contact_properties(self.owners)})}
+        self.stores: dict[str, ObjectTable] = {
+            CONTACTS: ObjectTable(CONTACTS, {d["name"]: d for d in contact_properties(self.owners)})}
         for kind, defs in ENGAGEMENT_PROPERTIES.items():
-            self.stores[kind] = Store(kind, {d["name"]: d for d in with_owner_options(defs, self.owners)})
+            self.stores[kind] = ObjectTable(kind, {d["name"]: d for d in with_owner_options(defs, self.owners)})
             self.groups[kind] = [{"name": f"{kind[:-1]}information", "label": "Information",
                                   "displayOrder": 0, "archived": False}]
         self.merged_into: dict[str, str] = {}
@@ -118,7 +118,7 @@ class Portal:
         return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
 
     # ---- reads --------------------------------------------------------------------------------
-    def store(self, object_type: str) -> Store:
+    def store(self, object_type: str) -> ObjectTable:
         try:
             return self.stores[object_type]
         except KeyError:
@@ -220,7 +220,7 @@ class Portal:
         return total, [store.records[i] for i in ids], next_after, request
 
     # ---- validation ---------------------------------------------------------------------------
-    def _validate(self, store: Store, values: Any, *, allow_read_only: bool = False
+    def _validate(self, store: ObjectTable, values: Any, *, allow_read_only: bool = False
                   ) -> dict[str, str | None]:
         """Normalized values, or ApiError 400 naming every bad property (HubSpot lists them all)."""
         if not isinstance(values, dict):
@@ -279,7 +279,7 @@ class Portal:
         self._publish(events)
         return created
 
-    def _create_locked(self, store: Store, prepared: list[tuple[dict, list[str]]], source: str,
+    def _create_locked(self, store: ObjectTable, prepared: list[tuple[dict, list[str]]], source: str,
                        source_id: str | None, events: list[dict]) -> list[Record]:
         """Create validated records (lock held); append their change events to `events`."""
         object_type = store.object_type
@@ -316,7 +316,7 @@ class Portal:
                     self.associations[object_type].setdefault(contact_id, []).append(rid)
         return created
 
-    def _next_id(self, store: Store) -> int:
+    def _next_id(self, store: ObjectTable) -> int:
         if store.object_type == CONTACTS:
             return store.next_id
         # Engagement ids share one id space across types, as the generator's do.
@@ -358,7 +358,7 @@ class Portal:
         self._publish(events)
         return updated, missing
 
-    def _apply(self, store: Store, record: Record, values: dict[str, str | None], now_ms: int,
+    def _apply(self, store: ObjectTable, record: Record, values: dict[str, str | None], now_ms: int,
                source: str, source_id: str | None, *, enforce_lifecycle: bool) -> list[dict]:
         """Swap in the record's new properties (lock held); return the change events."""
         props = dict(record.properties)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from connector.values import parse_number
+from connector.core.values import parse_number
 
 Test = Callable[[str], bool]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.values import instant_text
+from connector.core.values import instant_text
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in "Student −30"
 

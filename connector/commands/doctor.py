@@ -2,9 +2,9 @@
 
 Checks, in order (each a `Check(name, ok, detail)`):
   settings        the key settings, secrets masked; the token and client secret are set
-  scoring config  config/scoring.yaml (SCORING_CONFIG) loads; else its first problems
+  scoring config  SCORING_CONFIG (default: the packaged rules) loads; else its first problems
   token           HubSpot accepts HUBSPOT_ACCESS_TOKEN
-  scopes          the token has every scope in connector.setup.REQUIRED_SCOPES (names the missing)
+  scopes          the token has every scope in connector.commands.setup.REQUIRED_SCOPES (names the missing)
   properties      the connector's properties exist with the right types (names the missing)
   MQL option      hs_lead_status has the MQL option
   rate limit      daily API usage from X-HubSpot-RateLimit-Daily/-Daily-Remaining, learned by the
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.errors import AuthError, ConfigError, ConnectorError, HubSpotError, ScopeError
 from connector.settings import Settings
 
@@ -78,7 +78,7 @@ def _settings_check(settings: Settings) -> Check:
 
 
 def _scoring_check(settings: Settings) -> Check:
-    from connector.rules import load_rules
+    from connector.core.rules_file import load_rules
 
     try:
         rules = load_rules(settings.scoring_config)
@@ -91,13 +91,13 @@ def _scoring_check(settings: Settings) -> Check:
 
 
 def _hubspot_checks(settings: Settings) -> list[Check]:
-    from connector.commands import make_gateway
-    from connector.setup import REQUIRED_SCOPES, missing_scopes
+    from connector.gateway import Gateway
+    from connector.commands.setup import REQUIRED_SCOPES, missing_scopes
 
     names = ("token", "scopes", "properties", "MQL option", "rate limit")
     if not settings.hubspot_access_token:
         return [Check(n, False, "not checked: HUBSPOT_ACCESS_TOKEN is not set") for n in names]
-    gateway = make_gateway(settings)
+    gateway = Gateway.from_settings(settings)
     token = settings.hubspot_access_token
     checks: list[Check] = []
     try:
@@ -129,7 +129,7 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
 
 
 def _property_checks(gateway) -> list[Check]:
-    from connector.setup import inspect_portal
+    from connector.commands.setup import inspect_portal
 
     try:
         portal = inspect_portal(gateway)

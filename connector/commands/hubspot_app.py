@@ -78,9 +78,9 @@ def validate_documents(documents: Mapping[str, Any], *, required_scopes: Iterabl
                        subscriptions: Iterable[str] | None = None) -> list[Problem]:
     """Structure of each present document, plus what the code needs.
 
-    `required_scopes` (default: connector.setup.REQUIRED_SCOPES) must be in requiredScopes;
+    `required_scopes` (default: connector.commands.setup.REQUIRED_SCOPES) must be in requiredScopes;
     `subscriptions` (default: none) are items like "contact.propertyChange:jobtitle" or
-    "contact.deletion", as connector.setup.webhook_subscriptions gives, that must be declared and
+    "contact.deletion", as connector.commands.setup.webhook_subscriptions gives, that must be declared and
     active.
     """
     problems: list[Problem] = []
@@ -105,10 +105,10 @@ def validate_documents(documents: Mapping[str, Any], *, required_scopes: Iterabl
 
 
 def required_scopes_declared(app_document: Any, required: Iterable[str] | None = None) -> list[Problem]:
-    """A problem per scope in `required` (default: connector.setup.REQUIRED_SCOPES) that is not in
+    """A problem per scope in `required` (default: connector.commands.setup.REQUIRED_SCOPES) that is not in
     the app's config.auth.requiredScopes; an empty list means every one is declared."""
     if required is None:
-        from connector.setup import REQUIRED_SCOPES
+        from connector.commands.setup import REQUIRED_SCOPES
 
         required = REQUIRED_SCOPES
     declared = _get(app_document, "config", "auth", "requiredScopes")

@@ -1,7 +1,7 @@
 """Pure scoring: contact + history + rules + now -> fit, engagement, total, grade and reasons.
 
 No IO, no clock, no globals. `now` and every date are float seconds since the epoch here;
-`connector.evaluate.evaluate` is the entry point that takes a datetime.
+`connector.core.evaluate.evaluate` is the entry point that takes a datetime.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from math import floor
 from operator import attrgetter
 
-from connector.decay import advance
-from connector.model import Contact, History, Reason
-from connector.rules import RuleSet
-from connector.values import instant_text, parse_instant, parse_number, round_half_up
+from connector.core.decay import advance
+from connector.core.model import Contact, History, Reason
+from connector.core.rules import RuleSet
+from connector.core.values import instant_text, parse_instant, parse_number, round_half_up
 
 _RANK = attrgetter("rank")
 
 
 @dataclass(frozen=True, slots=True)
-class Tally:
+class ScoreCard:
     """The scoring result before the policy: rounded scores, ranked reasons, the hand-raise that
     fired (with a key identifying that very submission or meeting) and the new rollup state."""
 
@@ -33,7 +33,7 @@ class Tally:
     rollups: tuple[tuple[str, float, float], ...]
 
 
-def tally(contact: Contact, history: History, rules: RuleSet, now: float) -> Tally:
+def tally(contact: Contact, history: History, rules: RuleSet, now: float) -> ScoreCard:
     """Score one contact. Count rules advance their decay state from `history` to `now`.
 
     One pass, written for speed (it runs for every contact of every sync): sums per score and per
@@ -137,7 +137,7 @@ def tally(contact: Contact, history: History, rules: RuleSet, now: float) -> Tal
         reasons.insert(0, hand_raise)
     grade = _band("ABCDE", fit_i, rules.fit_bands) + _band("12345", engagement_i,
                                                            rules.engagement_bands)
-    return Tally(fit_i, engagement_i, total, grade, tuple(reasons), hand_raise, hand_raise_key,
+    return ScoreCard(fit_i, engagement_i, total, grade, tuple(reasons), hand_raise, hand_raise_key,
                  tuple(rollups))
 
 
@@ -184,4 +184,4 @@ def _band(names: str, value: int, minimums: tuple[float, ...]) -> str:
     return names[len(minimums)]
 
 
-__all__ = ["Tally", "tally"]
+__all__ = ["ScoreCard", "tally"]

@@ -1,4 +1,4 @@
-"""config/scoring.yaml -> a validated, compiled RuleSet. Every problem is reported at once.
+"""The scoring config file -> a validated, compiled RuleSet. Every problem is reported at once.
 
 The file's shape is documented in docs/scoring.md. Validation is strict: unknown keys are errors
 (a misspelt `pionts` silently ignored would score everyone wrong), and each problem names the file,
@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from connector import hubspot_properties as hp
-from connector.conditions import OPERATORS, Condition, compile_condition
+from connector.core import properties as hp
+from connector.core.conditions import OPERATORS, compile_condition
+from connector.core.model import LIFECYCLE_ORDER, Reason
+from connector.core.rules import DAY, Group, Policy, Recycle, Rule, RuleSet
+from connector.core.values import round_half_up
 from connector.errors import ConfigError, Problem
-from connector.matcher import Matcher
-from connector.model import LIFECYCLE_ORDER, Reason
-from connector.values import round_half_up
 
-DAY = 86400.0
 SECTIONS = ("fit", "engagement", "hand_raise")
 DEFAULT_SALES_STATUSES = ("IN_PROGRESS", "OPEN_DEAL", "CONNECTED", "ATTEMPTED_TO_CONTACT",
                           "BAD_TIMING", "UNQUALIFIED")
@@ -32,108 +30,6 @@ DEFAULT_SALES_STATUSES = ("IN_PROGRESS", "OPEN_DEAL", "CONNECTED", "ATTEMPTED_TO
 _PROPERTY_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
-
-@dataclass(frozen=True, slots=True, eq=False)  # identity: rules are compared and hashed as objects
-class Rule:
-    """One scoring rule. A condition rule adds `points` when its condition holds on any of its
-    `properties`; a per-unit rule adds `per_unit` points per (decayed) unit of a count, up to
-    `max_points`. A hand-raise rule adds no points: it qualifies the contact."""
-
-    name: str
-    label: str
-    section: str  # "fit" | "engagement" | "hand_raise"
-    properties: tuple[str, ...]
-    condition: Condition | None = None
-    points: float = 0.0
-    per_unit: float | None = None
-    max_points: float | None = None
-    within_seconds: float | None = None
-    date_property: str | None = None
-    group: str | None = None
-    half_life_seconds: float | None = None
-    reason: Reason | None = None  # built once for a condition rule: its points never vary
-    property: str = ""  # the first of `properties`: what a count rule counts
-    # A count rule's reasons by rounded points (at most max_points of them), built on first use.
-    reasons: dict[int, Reason] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """A cap (and optional floor) on the summed points of the rules that name this group."""
-
-    name: str
-    max_points: float | None
-    min_points: float | None
-    label: str
-    section: str = ""  # "fit" or "engagement": the score whose rules it caps (set once known)
-    # Cap reasons by (capped value, rounded cut), built on first use: few distinct ones exist.
-    reasons: dict[tuple[float, int], Reason] = field(default_factory=dict, compare=False,
-                                                     repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Recycle:
-    """When an unworked MQL goes back to a nurture status (lead status only: lifecycle never
-    moves backwards)."""
-
-    after_days: float
-    below: float
-    to_status: str
-    max_times: int
-    activity_properties: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """How scores become lead statuses and lifecycle stages."""
-
-    mql_threshold: float
-    fit_minimum: float
-    hysteresis: float
-    mql_status: str
-    mql_stage: str
-    qualify_from: frozenset[str]
-    sales_statuses: frozenset[str]
-    sales_stage_from: str
-    owner_means_sales: bool
-    recycle: Recycle | None
-
-
-def _compiled(default=None):
-    """A RuleSet field derived in __post_init__ (so `dataclasses.replace` rebuilds it), left out
-    of equality and repr."""
-    return field(init=False, compare=False, repr=False, default=default)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSet:
-    """The whole validated scoring config, ready for `connector.evaluate.evaluate`."""
-
-    source: str
-    fit: tuple[Rule, ...]
-    engagement: tuple[Rule, ...]
-    hand_raise: tuple[Rule, ...]
-    groups: Mapping[str, Group]
-    fit_cap: float | None
-    engagement_cap: float | None
-    total_cap: float | None
-    half_life_seconds: float
-    fit_bands: tuple[float, ...]
-    engagement_bands: tuple[float, ...]
-    policy: Policy
-    contact_properties: frozenset[str]
-    # Condition rules compiled for speed (connector.matcher); not part of the config's value.
-    fit_matcher: Matcher = _compiled()
-    engagement_matcher: Matcher = _compiled()
-    hand_raise_matcher: Matcher = _compiled()
-    counters: tuple[Rule, ...] = _compiled(())  # the per-unit rules
-
-    def __post_init__(self) -> None:
-        conditional = [r for r in self.engagement if r.condition is not None]
-        object.__setattr__(self, "counters", tuple(r for r in self.engagement if r.per_unit))
-        for name, rules in (("fit_matcher", self.fit), ("engagement_matcher", conditional),
-                            ("hand_raise_matcher", self.hand_raise)):
-            object.__setattr__(self, name, Matcher(rules))
 
 
 def load_rules(path: str | Path) -> RuleSet:

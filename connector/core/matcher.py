@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connector.rules import Rule
+    from connector.core.rules import Rule
 
 MEMO_LIMIT = 20_000  # distinct values remembered per property (a few MB at most)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connector import hubspot_properties as hp
-from connector.model import Contact, Evaluation, History, Score
-from connector.policy import decide, remember
-from connector.rules import RuleSet
-from connector.scoring import tally
-from connector.values import format_instant, same_instant, same_number
+from connector.core import properties as hp
+from connector.core.model import Contact, Evaluation, History, Score
+from connector.core.policy import decide, remember
+from connector.core.rules import RuleSet
+from connector.core.scoring import tally
+from connector.core.values import format_instant, same_instant, same_number
 
 REASONS_MAX = 1000  # characters; the textarea's value is capped so the write never fails
 

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connector.hubspot_properties import LEAD_STATUS, LIFECYCLE_STAGE
-from connector.model import LIFECYCLE_RANK, Decision, History
-from connector.rules import DAY, Policy
-from connector.scoring import Tally
-from connector.values import parse_instant
+from connector.core.properties import LEAD_STATUS, LIFECYCLE_STAGE
+from connector.core.model import LIFECYCLE_RANK, Decision, History
+from connector.core.rules import DAY, Policy
+from connector.core.scoring import ScoreCard
+from connector.core.values import parse_instant
 
 # Search results lag writes by "a few moments" (hubspot-facts.md): right after a write, a stale
 # read must not pass for a person's change. Within this window a mismatch means "wait".
 SETTLE_SECONDS = 600.0
 
 
-def decide(props: Mapping[str, str | None], tally: Tally, history: History, policy: Policy,
+def decide(props: Mapping[str, str | None], tally: ScoreCard, history: History, policy: Policy,
            now: float) -> Decision:
     """What to write to hs_lead_status and lifecyclestage (None: nothing), and why."""
     status = (props.get(LEAD_STATUS) or "").strip()
@@ -111,7 +111,7 @@ def decide(props: Mapping[str, str | None], tally: Tally, history: History, poli
                     path="none", qualified=by_score or fresh_hand_raise)
 
 
-def _not_qualified(tally: Tally, policy: Policy, history: History) -> str:
+def _not_qualified(tally: ScoreCard, policy: Policy, history: History) -> str:
     if tally.hand_raise is not None:  # a used hand-raise: say why it no longer counts
         lead = ("Not an MQL: the hand-raise was already acted on (or seen while the contact "
                 "was not the connector's to move); ")
@@ -122,7 +122,7 @@ def _not_qualified(tally: Tally, policy: Policy, history: History) -> str:
     return lead + f"fit {tally.fit} < fit minimum {policy.fit_minimum:g}."
 
 
-def _maybe_recycle(props: Mapping[str, str | None], tally: Tally, history: History,
+def _maybe_recycle(props: Mapping[str, str | None], tally: ScoreCard, history: History,
                    policy: Policy, now: float) -> Decision:
     recycle = policy.recycle
     scores = (f"total {tally.total}, fit {tally.fit}, threshold {policy.mql_threshold:g} - "
@@ -156,7 +156,7 @@ def _maybe_recycle(props: Mapping[str, str | None], tally: Tally, history: Histo
         lead_status=recycle.to_status, path="none")
 
 
-def remember(props: Mapping[str, str | None], decision: Decision, tally: Tally, history: History,
+def remember(props: Mapping[str, str | None], decision: Decision, tally: ScoreCard, history: History,
              policy: Policy, now: float) -> History:
     """The history to persist after this decision (assuming the sync writes the changes)."""
     wrote = decision.lead_status is not None or decision.lifecycle_stage is not None

@@ -18,14 +18,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from connector import hubspot_properties as hp
-from connector.commands import Context, make_gateway
+from connector.core import properties as hp
+from connector.context import Context
+from connector.gateway import Gateway
 from connector.consumer import WebhookConsumer
-from connector.explain import explain_contact, render
+from connector.commands.explain import explain_contact, render
 from connector.progress import ProgressBar
-from connector.rules import load_rules
+from connector.core.rules_file import load_rules
 from connector.settings import Settings, default_scoring_config
-from connector.setup import run_setup
+from connector.commands.setup import run_setup
 from connector.store import Store
 from connector.sync import SyncJob
 
@@ -63,7 +64,7 @@ def run_demo(*, contacts: int, seed: int, tier: str, seconds: float, out=sys.std
     sandbox = Sandbox(SandboxConfig(contacts=contacts, seed=seed, tier=tier, webhook_url=hook_url,
                                     client_secret=secret)).start()
     settings = settings.with_overrides(hubspot_api_base=sandbox.base_url)
-    ctx = Context(settings, rules, store, make_gateway(settings))
+    ctx = Context(settings, rules, store, Gateway.from_settings(settings))
     try:
         say(f"  sandbox at {sandbox.base_url}, webhooks to {hook_url}\n")
         say("1. connector setup")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.errors import ScopeError, ValidationError
 from connector.gateway import Gateway
-from connector.rules import RuleSet
+from connector.core.rules import RuleSet
 from connector.store import Store
 
 # Scope -> why the connector needs it (developers.hubspot.com/docs/apps/legacy-apps/authentication/scopes).

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from connector import hubspot_properties as hp
+from connector.core import properties as hp
 from connector.errors import HubSpotError
-from connector.evaluate import evaluate
+from connector.core.evaluate import evaluate
 from connector.gateway import Gateway
-from connector.model import Contact, History
-from connector.rules import RuleSet
+from connector.core.model import Contact, History
+from connector.core.rules import RuleSet
 from connector.store import Store
 from connector.writeback import scoring_inputs
 

@@ -1,0 +1,25 @@
+"""The connector's state: cursors, runs, the write outbox, audit trail, score history, webhook queue.
+
+SQLAlchemy Core over SQLite (default, one process) or PostgreSQL (`DATABASE_URL`, several
+processes). Every multi-row change that must stay consistent happens in one transaction.
+
+One `Store` object, assembled from one module per job:
+- `schema`: the tables and their version; `database`: engine, guarded connections, upgrades;
+- `runs`: runs and cursors; `outbox`: planned writes, audit trail, histories;
+- `locks`: job locks across processes; `queue`: the webhook queue.
+"""
+
+from __future__ import annotations
+
+from connector.store.locks import Locks, lock_holder
+from connector.store.outbox import Outbox, PlannedWrite
+from connector.store.queue import EnqueueResult, Queue, QueuedEvent
+from connector.store.runs import Run, Runs
+from connector.store.schema import SCHEMA_VERSION
+
+
+class Store(Runs, Outbox, Queue, Locks):
+    """All reads and writes of the connector's own state."""
+
+
+__all__ = ["SCHEMA_VERSION", "EnqueueResult", "PlannedWrite", "QueuedEvent", "Run", "Store", "lock_holder"]

@@ -1,0 +1,111 @@
+"""The webhook queue: deliveries stored deduplicated by eventId, taken in leased batches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from connector.store.database import Database, _insert_ignore, _lock_key
+from connector.store.schema import outbox, webhook_events
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class QueuedEvent:
+    id: int
+    event_id: int
+    object_id: str
+    kind: str
+    occurred_at: int
+    payload: dict
+
+
+
+class Queue(Database):
+    def enqueue_events(self, events: Sequence[Mapping[str, Any]], now: int | None = None) -> EnqueueResult:
+        """Store a delivery's events in one transaction, ignoring event ids already stored."""
+        import time
+
+        received = int(time.time() * 1000) if now is None else now
+        unique: dict[int, dict] = {}
+        for e in events:
+            unique.setdefault(int(e["event_id"]), {
+                "event_id": int(e["event_id"]), "object_id": str(e["object_id"]), "kind": str(e["kind"]),
+                "occurred_at": int(e["occurred_at"]), "received_at": received,
+                "payload": json.dumps(e.get("payload") or {}, separators=(",", ":")), "status": "queued",
+            })
+        if not unique:
+            return EnqueueResult(0, len(events))
+        insert = _insert_ignore(self.dialect, webhook_events).returning(webhook_events.c.event_id)
+        with self._begin() as conn:
+            # RETURNING names the rows really inserted (rowcount is unreliable for executemany).
+            accepted = len(conn.execute(insert, list(unique.values())).all())
+        return EnqueueResult(accepted, len(events) - accepted)
+
+    def take_events(self, limit: int, worker_id: str, now: int, lease_ms: int = 60_000) -> list[QueuedEvent]:
+        """Claim up to `limit` queued events (or events whose claimant's lease ran out), never an
+        event of a contact another live worker holds events of: two workers rescoring one contact
+        at once would both read it and both write the same change.
+
+        Claims are serialised (PostgreSQL: a transaction advisory lock; SQLite: BEGIN IMMEDIATE)
+        and short; the work after them runs in parallel.
+        """
+        expired = now - lease_ms
+        claimable = sa.or_(webhook_events.c.status == "queued",
+                           sa.and_(webhook_events.c.status == "taken", webhook_events.c.taken_at < expired))
+        with self._connect() as conn:  # idle polls must not take a lock
+            if conn.execute(sa.select(webhook_events.c.id).where(claimable).limit(1)).first() is None:
+                return []
+        held_by_others = sa.select(webhook_events.c.object_id).where(
+            webhook_events.c.status == "taken", webhook_events.c.taken_at >= expired,
+            webhook_events.c.taken_by != worker_id)
+        with self._begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("webhook queue claim")})
+            query = (sa.select(webhook_events).where(claimable, webhook_events.c.object_id.not_in(held_by_others))
+                     .order_by(webhook_events.c.id).limit(limit))
+            rows = conn.execute(query).mappings().all()
+            if rows:
+                conn.execute(webhook_events.update().where(webhook_events.c.id.in_([r["id"] for r in rows])).values(
+                    status="taken", taken_at=now, taken_by=worker_id))
+        return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+
+    def renew_events(self, ids: Sequence[int], worker_id: str, now: int, run_id: int | None = None) -> bool:
+        """Extend this worker's lease on its events, and on the writes it planned under them (run
+        `run_id`), so neither looks abandoned while it works; False if another worker took any."""
+        ids = list(ids)
+        with self._begin() as conn:
+            renewed = conn.execute(webhook_events.update().where(
+                webhook_events.c.id.in_(ids), webhook_events.c.status == "taken",
+                webhook_events.c.taken_by == worker_id).values(taken_at=now)).rowcount
+            if run_id is not None and renewed == len(ids):
+                conn.execute(outbox.update().where(outbox.c.run_id == run_id).values(created_at=now))
+        return renewed == len(ids)
+
+    def finish_events(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self._begin() as conn:
+            conn.execute(webhook_events.update().where(webhook_events.c.id.in_(list(ids))).values(status="done"))
+
+    def count_queued(self) -> int:
+        with self._connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(webhook_events).where(webhook_events.c.status != "done")
+            ).scalar_one()
+
+    def purge_done_events(self, older_than: int) -> int:
+        """Drop handled events received before `older_than`; kept until then to catch redeliveries
+        (HubSpot retries for about a day, per hubspot-facts.md)."""
+        with self._begin() as conn:
+            return conn.execute(webhook_events.delete().where(
+                webhook_events.c.status == "done", webhook_events.c.received_at < older_than)).rowcount
+

@@ -1,0 +1,113 @@
+"""The store's tables and their version. Times are integers: milliseconds since the epoch, UTC."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 2
+
+metadata = sa.MetaData()
+
+schema_meta = sa.Table(
+    "schema_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+# Per-contact scoring history (rollups seen, dated increases, what the connector last wrote).
+contact_state = sa.Table(
+    "contact_state", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # full | incremental | webhook
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed
+    sa.Column("started_at", sa.BigInteger, nullable=False),  # also the window's upper bound
+    sa.Column("window_from", sa.BigInteger),  # incremental: lastmodifieddate lower bound
+    sa.Column("checkpoint_id", sa.String(32)),  # contacts up to this id are committed
+    sa.Column("counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("finished_at", sa.BigInteger),
+    sa.Column("error", sa.Text),
+)
+
+cursors = sa.Table(
+    "cursors", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    # Keyed by contact and run: the sync and the webhook worker may both have a write planned
+    # for the same contact; each confirms its own.
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("changes", sa.Text, nullable=False),  # {property: new value}
+    sa.Column("previous", sa.Text, nullable=False),  # {property: value HubSpot had}
+    sa.Column("history", sa.Text, nullable=False),  # history to commit once written
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("score", sa.Text, nullable=False),  # {"total","fit","engagement","grade"}
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("contact_id", sa.String(32), nullable=False, index=True),
+    sa.Column("property", sa.String(128), nullable=False),
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
+score_history = sa.Table(
+    "score_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact_id", sa.String(32), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("fit", sa.Integer, nullable=False),
+    sa.Column("engagement", sa.Integer, nullable=False),
+    sa.Column("grade", sa.String(8), nullable=False),
+    sa.Index("ix_score_history_contact_at", "contact_id", "at"),
+)
+
+write_failures = sa.Table(
+    "write_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("contact_id", sa.String(32), nullable=False, index=True),
+    sa.Column("changes", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
+# Lease locks for SQLite (PostgreSQL uses advisory locks instead): one row per held job lock.
+job_locks = sa.Table(
+    "job_locks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
+webhook_events = sa.Table(
+    "webhook_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("object_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("occurred_at", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # queued | taken | done
+    sa.Column("taken_at", sa.BigInteger),
+    sa.Column("taken_by", sa.String(64)),
+    sa.Index("ix_webhook_events_status_id", "status", "id"),
+)

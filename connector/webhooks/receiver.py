@@ -1,0 +1,143 @@
+"""POST /webhooks/hubspot: verify, parse, enqueue, answer. Never calls HubSpot, never scores.
+
+Order: signature headers and timestamp -> body size -> HMAC over the raw body -> parse and validate
+-> one transaction that stores every event, deduplicated by eventId -> 200 {"accepted": n,
+"duplicates": m, "ignored": k}. 401 signature, 400 malformed, 413 too large, 503 store unavailable
+(HubSpot retries 5xx). The worker does the work (connector.consumer).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from flask import Blueprint, current_app, jsonify, request
+
+from connector.errors import StoreError
+from connector.settings import Settings
+from connector.store import EnqueueResult, Store
+from connector.webhooks.events import Delivery, PayloadError, parse_delivery
+from connector.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, check_headers, verify_v3
+
+log = logging.getLogger("connector.web")
+
+# Where the app factory (connector.web.create_app) keeps what the endpoints share.
+STORE_KEY = "connector.store"
+SETTINGS_KEY = "connector.settings"
+SCHEMA_READY_KEY = "connector.schema_ready"
+_READ_CHUNK = 64 * 1024
+
+webhooks = Blueprint("webhooks", __name__)
+
+
+def app_store() -> Store:
+    """The app's one Store, its schema created on first use if the database was down at start."""
+    store: Store = current_app.extensions[STORE_KEY]
+    if not current_app.extensions[SCHEMA_READY_KEY]:
+        store.upgrade()  # raises StoreError while the database is still down
+        current_app.extensions[SCHEMA_READY_KEY] = True
+    return store
+
+
+def _now() -> float:
+    clock: Callable[[], float] = current_app.config["CLOCK"]
+    return clock()
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, reason: str, public: str):
+        self.status, self.reason, self.public = status, reason, public
+
+
+@webhooks.post("/webhooks/hubspot")
+def receive():
+    started = time.perf_counter()
+    try:
+        delivery, result = _accept(current_app.extensions[SETTINGS_KEY])
+    except _Rejected as rejected:
+        log.warning("webhook rejected status=%d reason=%s took=%.1fms",
+                    rejected.status, rejected.reason, _ms(started))
+        return jsonify(error=rejected.public), rejected.status
+    accepted, duplicates = (result.accepted, result.duplicates) if result else (0, 0)
+    ignored = len(delivery.ignored)
+    log.info("webhook delivery events=%d accepted=%d duplicates=%d ignored=%d took=%.1fms",
+             len(delivery.events) + ignored, accepted, duplicates, ignored, _ms(started))
+    return jsonify(accepted=accepted, duplicates=duplicates, ignored=ignored), 200
+
+
+def _accept(settings: Settings) -> tuple[Delivery, EnqueueResult | None]:
+    """Verify, read, parse, store; each failure a _Rejected with its status and reason."""
+    signature = request.headers.get(SIGNATURE_HEADER)
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
+    try:
+        check_headers(signature, timestamp, _now())  # before reading a byte of the body
+        body = _read_body(settings.webhook_max_body_bytes)
+        verify_v3(secret=settings.hubspot_client_secret or "", method=request.method,
+                  uri=called_uri(settings), body=body, signature=signature, timestamp=timestamp,
+                  now_s=_now())
+    except SignatureError as exc:
+        raise _Rejected(401, exc.reason, "invalid signature") from None
+    try:
+        delivery = parse_delivery(body)
+    except PayloadError as exc:
+        raise _Rejected(400, str(exc), str(exc)) from None
+    if not delivery.events:
+        return delivery, None
+    rows = [event.to_queue_row() for event in delivery.events]
+    try:
+        return delivery, app_store().enqueue_events(rows, now=int(_now() * 1000))
+    except StoreError as exc:
+        raise _Rejected(503, str(exc), "store unavailable, retry later") from None
+
+
+def _read_body(limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes: from Content-Length before reading, and
+    while reading (a chunked body has no Content-Length)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _Rejected(413, f"Content-Length {length} over {limit}", "body too large")
+    stream = request.stream
+    chunks, size = [], 0
+    while True:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _Rejected(413, f"body over {limit} bytes", "body too large")
+    return b"".join(chunks)
+
+
+def called_uri(settings: Settings) -> str:
+    """The URL HubSpot called, which is what it signed (scheme and host included).
+
+    WEBHOOK_PUBLIC_URL when set: the target URL exactly as configured in HubSpot. Else, when
+    TRUST_PROXY_HEADERS is on, scheme and host from X-Forwarded-Proto/-Host (first value: the one
+    the outermost proxy saw). Else what this server saw. Path and query are the raw ones from the
+    request line, not Werkzeug's re-quoted `request.url`: the escapes HubSpot decodes are decoded
+    by `signature.decode_uri`, and any other escape must reach the HMAC untouched.
+    """
+    if settings.webhook_public_url:
+        return settings.webhook_public_url
+    environ = request.environ
+    scheme, host = request.scheme, request.host
+    if settings.trust_proxy_headers:
+        scheme = _first(request.headers.get("X-Forwarded-Proto")) or scheme
+        host = _first(request.headers.get("X-Forwarded-Host")) or host
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw and "://" in raw.split("?", 1)[0]:  # absolute-form request line: keep path and query
+        raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+    if not raw:
+        query = environ.get("QUERY_STRING", "")
+        raw = request.full_path if query else request.path
+    return f"{scheme}://{host}{raw}"
+
+
+def _first(value: str | None) -> str:
+    return value.split(",")[0].strip() if value else ""
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
