@@ -370,7 +370,7 @@ def _routes() -> list[Route]:
         ("GET", c + "/{contactId}", get_object, READ),
         ("PATCH", c + "/{contactId}", update_object, WRITE),
         ("DELETE", c + "/{contactId}", archive_object, WRITE),
-        # Engagement objects: the same scopes as contacts (hubspot-facts.md, "Scopes").
+        # Engagement objects: the same scopes as contacts (docs/hubspot-facts.md, "Scopes").
         ("GET", e, list_objects, READ), ("POST", e, create_object, WRITE),
         ("POST", e + "/search", search_objects, READ, True),
         ("POST", e + "/batch/read", batch_read, READ),

@@ -5,7 +5,7 @@ read or written, so the portal is as before. `lost` is the other case a client m
 request is handled (a write IS applied) and then the answer is lost, replaced by a 504 gateway
 timeout with an HTML body. On HubSpot a 502/504 or a client timeout can follow a write that was
 applied (the edge gives up waiting while the backend finishes), so a client that retries a write
-after a 5xx must tolerate it having happened already (hubspot-facts.md, "Limits": gateway errors
+after a 5xx must tolerate it having happened already (docs/hubspot-facts.md, "Limits": gateway errors
 come from the edge).
 """
 

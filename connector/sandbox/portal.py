@@ -27,8 +27,8 @@ from connector.sandbox.values import iso_ms, normalize
 CONTACTS = "contacts"
 ALWAYS_RETURNED = ("hs_object_id", "createdate", "lastmodifieddate")
 ENGAGEMENT_ALWAYS = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
-MAX_BATCH = 100  # batch read/create/update/upsert inputs (hubspot-facts.md: "100 inputs")
-MAX_ASSOCIATION_IDS = 1000  # associations v4 batch read (hubspot-facts.md)
+MAX_BATCH = 100  # batch read/create/update/upsert inputs (docs/hubspot-facts.md, "Limits": "100 inputs")
+MAX_ASSOCIATION_IDS = 1000  # associations v4 batch read (docs/hubspot-facts.md, "Limits")
 # Association type ids, contact -> engagement (HUBSPOT_DEFINED), from the table on
 # https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide ("Association type
 # id values"): contact to call 193, email 197, meeting 199, note 201, task 203.
@@ -447,7 +447,7 @@ class Portal:
                 record.properties = {**record.properties, "_privacy_deleted": "true"}
         events = []
         if object_type == CONTACTS:
-            # A privacy deletion also fires contact.deletion (hubspot-facts.md, webhooks).
+            # A privacy deletion also fires contact.deletion (docs/hubspot-facts.md, "Webhooks").
             if privacy:
                 events.append(_event("privacyDeletion", rid, now_ms, source, source_id))
             events.append(_event("deletion", rid, now_ms, source, source_id))
@@ -590,7 +590,7 @@ class Portal:
                 if key in body:
                     updated[key] = body[key]
             if "options" in body:
-                # PATCH with `options` REPLACES the whole list (hubspot-facts.md, CRM semantics;
+                # PATCH with `options` REPLACES the whole list (docs/hubspot-facts.md, "CRM semantics";
                 # https://developers.hubspot.com/docs/api/crm/properties "Update a property").
                 updated["options"] = _options(body["options"])
             updated["updatedAt"] = iso_ms(self.now_ms())
@@ -660,7 +660,7 @@ def _is_backwards(current: str | None, new: str | None) -> bool:
 
 def _stage_dates(stage: str, stamp: str) -> dict[str, str]:
     # The calculated date-entered properties HubSpot sets on entering a stage
-    # (hubspot-facts.md, "Date-entered properties").
+    # (docs/hubspot-facts.md, "Date-entered properties").
     return {f"hs_lifecyclestage_{stage}_date": stamp, f"hs_v2_date_entered_{stage}": stamp}
 
 

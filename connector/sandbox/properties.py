@@ -27,7 +27,7 @@ _STAGE_LABELS = {
     "customer": "Customer", "evangelist": "Evangelist", "other": "Other",
 }
 
-# Default hs_lead_status options (hubspot-facts.md; knowledge.hubspot.com/contacts/contacts-user-guide,
+# Default hs_lead_status options (docs/hubspot-facts.md, "CRM semantics"; knowledge.hubspot.com/contacts/contacts-user-guide,
 # "Lead status"): NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED,
 # BAD_TIMING.
 LEAD_STATUS_OPTIONS: list[str] = [
@@ -121,7 +121,7 @@ def _ro(name: str, label: str, type_: str, group: str, description: str = "", **
 def _lifecycle_date_properties() -> list[dict]:
     # "Became a [stage] date" (hs_lifecyclestage_<stage>_date), and the v2 date entered / exited
     # properties, all set by HubSpot: https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
-    # and https://knowledge.hubspot.com/records/use-lifecycle-stages (hubspot-facts.md, CRM semantics).
+    # and https://knowledge.hubspot.com/records/use-lifecycle-stages (docs/hubspot-facts.md, "CRM semantics").
     out = []
     for stage in LIFECYCLE_STAGE_ORDER:
         label = _STAGE_LABELS[stage]

@@ -36,7 +36,7 @@ _CHANGE_FLAGS = {"creation": "NEW", "deletion": "DELETED", "propertyChange": "VA
                  "merge": "MERGED", "restore": "RESTORED", "privacyDeletion": "DELETED",
                  "associationChange": "ASSOCIATION_CHANGED"}
 # Statuses HubSpot does not retry; it retries timeouts, connection errors and every other status,
-# 429 honouring Retry-After (hubspot-facts.md, "Webhooks";
+# 429 honouring Retry-After (docs/hubspot-facts.md, "Webhooks";
 # https://developers.hubspot.com/docs/api/webhooks "Retries").
 NO_RETRY_STATUSES = frozenset({400, 401, 403, 404, 405})
 # HubSpot sends at most 100 events per request (https://developers.hubspot.com/docs/api/webhooks,
@@ -258,7 +258,7 @@ class WebhookSender:
 
     Batches up to `max_batch` events per POST (a JSON array), signed with v3 and v1 headers, from
     `max_concurrent_requests` threads, so POSTs overlap and batches arrive out of order (HubSpot
-    delivers at least once, unordered: hubspot-facts.md, "Webhooks").
+    delivers at least once, unordered: docs/hubspot-facts.md, "Webhooks").
     Failed deliveries are retried with attemptNumber + 1, at most `max_attempts` attempts in all.
     HubSpot spreads its retries over about a day; the sandbox compresses the schedule to
     retry_backoff_s * 2**(attempt-1), capped at 50 * retry_backoff_s (0.2 s .. 10 s by default),
@@ -316,7 +316,7 @@ class WebhookSender:
     def payloads_for(self, events: Iterable[dict]) -> list[dict]:
         """The payloads the subscriptions make of `events` (eventIds assigned)."""
         events = list(events)
-        # A privacy deletion also fires contact.deletion (hubspot-facts.md, "Webhooks"), unless
+        # A privacy deletion also fires contact.deletion (docs/hubspot-facts.md, "Webhooks"), unless
         # the caller already published that deletion alongside it.
         deleted = {(e["objectId"], e["occurredAt"]) for e in events if e["type"] == "deletion"}
         out = []
