@@ -89,7 +89,8 @@ def connector_command(env: dict[str, str]) -> list[str]:
 def connector_env(base_url: str, db_path: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "DATABASE_URL"))}
     env.update({"HUBSPOT_ACCESS_TOKEN": "pat-sandbox", "HUBSPOT_API_BASE": base_url,
-                "DATABASE_URL": f"sqlite:///{db_path}", "SCORING_CONFIG": str(ROOT / "connector" / "defaults" / "scoring.yaml")})
+                "DATABASE_URL": f"sqlite:///{db_path}",
+                "SCORING_CONFIG": str(ROOT / "connector" / "defaults" / "scoring.yaml")})
     env.update(extra)
     return env
 
@@ -158,7 +159,8 @@ def read_history(base_url: str, prop: str, *, token: str = "pat-sandbox",
     """Every contact's history of `prop` (newest first; HubSpot caps such pages at 50)."""
     found: dict[str, list[dict]] = {}
     requests = 0
-    for page, calls in _list_pages(base_url, f"limit=50&properties={prop}&propertiesWithHistory={prop}", token, deadline_s):
+    query = f"limit=50&properties={prop}&propertiesWithHistory={prop}"
+    for page, calls in _list_pages(base_url, query, token, deadline_s):
         requests += calls
         for c in page:
             found[str(c["id"])] = (c.get("propertiesWithHistory") or {}).get(prop, [])

@@ -27,8 +27,19 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from _harness import (STATE_PROPERTIES, compare_portals, connector_env, machine, read_portal, reset_stats,
-                      run_connector, sandbox_process, stats, temp_db, total_requests)
+from _harness import (
+    STATE_PROPERTIES,
+    compare_portals,
+    connector_env,
+    machine,
+    read_portal,
+    reset_stats,
+    run_connector,
+    sandbox_process,
+    stats,
+    temp_db,
+    total_requests,
+)
 
 DEFAULT_FAULTS = "500=0.02,502=0.01,503=0.01,504=0.01,drop=0.01,seed=3"
 
@@ -132,11 +143,11 @@ def main() -> int:
           f"clocks: both portals generated as of {portal_now:.0f}, the connector's wall clock frozen 60 s later")
     with sandbox_process(*common, "--tier", "unlimited", now=portal_now) as ref_url, \
             sandbox_process(*common, "--tier", args.tier, "--faults", args.faults, now=portal_now) as bad_url:
-        ref_env = connector_env(ref_url, temp_db(), HUBSPOT_REQUESTS_PER_10S="100000", HUBSPOT_SEARCH_PER_SECOND="10000",
-                                **clock)
+        ref_env = connector_env(ref_url, temp_db(), HUBSPOT_REQUESTS_PER_10S="100000",
+                                HUBSPOT_SEARCH_PER_SECOND="10000", **clock)
         ref_summary, ref_stats, ref_took, ref_rc, _ = sync_once("reference", ref_url, ref_env, args.timeout)
-        print(f"reference (fault-free, unlimited): exit {ref_rc}, took {ref_took:.1f}s, written={ref_summary['written']} "
-              f"failed={ref_summary['failed']}, requests {total_requests(ref_stats)}")
+        print(f"reference (fault-free, unlimited): exit {ref_rc}, took {ref_took:.1f}s, "
+              f"written={ref_summary['written']} failed={ref_summary['failed']}, requests {total_requests(ref_stats)}")
 
         bad_env = connector_env(bad_url, temp_db(), HUBSPOT_REQUESTS_PER_10S=str(args.requests_per_10s),
                                 HUBSPOT_SEARCH_PER_SECOND=str(args.search_per_second), **clock)
@@ -150,7 +161,8 @@ def main() -> int:
         if other:
             print(f"  neighbour ({args.neighbour_burst} GETs every {args.neighbour_period:.0f}s, same token): "
                   f"answers {json.dumps(other)}")
-        keys = ("pulled", "scored", "changed", "written", "failed", "recovered", "requests", "rate_limited", "retries", "took_s")
+        keys = ("pulled", "scored", "changed", "written", "failed", "recovered", "requests", "rate_limited", "retries",
+                "took_s")
         print(f"  connector summary: {json.dumps({k: bad_summary.get(k) for k in keys})}")
         print(f"  connector retries by cause (from its -v log): {json.dumps(bad_summary['retry_causes'])}")
 

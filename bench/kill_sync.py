@@ -36,13 +36,26 @@ import time
 
 import sqlalchemy as sa
 
-from _harness import (compare_portals, connector_env, machine, read_history, read_portal, reset_stats, run_connector,
-                      sandbox_process, spawn_connector, stats, temp_db, total_requests)
+from _harness import (
+    compare_portals,
+    connector_env,
+    machine,
+    read_history,
+    read_portal,
+    reset_stats,
+    run_connector,
+    sandbox_process,
+    spawn_connector,
+    stats,
+    temp_db,
+    total_requests,
+)
 
 UPDATE = "POST /crm/v3/objects/contacts/batch/update"
 READ = "POST /crm/v3/objects/contacts/batch/read"
 SEARCH = "POST /crm/v3/objects/contacts/search"
-DUPLICATES = sa.text("SELECT contact_id, property, count(*) FROM audit GROUP BY contact_id, property HAVING count(*) > 1")
+DUPLICATES = sa.text("SELECT contact_id, property, count(*) FROM audit "
+                     "GROUP BY contact_id, property HAVING count(*) > 1")
 
 
 def store_state(url: str) -> dict:
@@ -89,7 +102,8 @@ def main() -> int:
     parser.add_argument("--tier", default="professional")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--kill-seed", type=int, default=1, help="seed of the kill delays")
-    parser.add_argument("--postgres-url", help="also one trial with DATABASE_URL on PostgreSQL (its connector tables are dropped)")
+    parser.add_argument("--postgres-url",
+                        help="also one trial with DATABASE_URL on PostgreSQL (its connector tables are dropped)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per connector command, seconds")
     args = parser.parse_args()
     began = time.monotonic()
@@ -129,7 +143,8 @@ def main() -> int:
         kth = rng.randint(1, max(1, ref_updates - 1)) if i % 2 else None
         plans.append((f"{i + 1}", delay, kth, None))
     if args.postgres_url:
-        plans.append(("pg", ref_took * (0.3 + 0.6 * rng.random()), rng.randint(1, max(1, ref_updates - 1)), args.postgres_url))
+        plans.append(("pg", ref_took * (0.3 + 0.6 * rng.random()), rng.randint(1, max(1, ref_updates - 1)),
+                      args.postgres_url))
 
     failures: list[str] = []
     rows = []
@@ -193,12 +208,14 @@ def main() -> int:
         when = f"kill at {delay:.2f}s" if kth is None else f"kill at batch update #{kth} ({at:.2f}s)"
         print(f"trial {name:>3} [{row['store']}]: {when} ({'killed' if killed else 'had already finished'}; "
               f"{row['updates_before_kill']} batch updates sent, {state}, outbox {row['outbox_at_kill']}, "
-              f"audit {row['audit_at_kill']}) -> new run: recovered {row['recovered']}, written {row['written_after']}, "
-              f"{row['updates_after']} batch updates + {row['reads_after']} batch reads + {row['searches_after']} searches, "
-              f"{took:.2f}s | batch updates in all {total_updates} (reference {ref_stats['requests'].get(UPDATE, 0)}), "
+              f"audit {row['audit_at_kill']}) -> new run: recovered {row['recovered']}, "
+              f"written {row['written_after']}, {row['updates_after']} batch updates + "
+              f"{row['reads_after']} batch reads + {row['searches_after']} searches, "
+              f"{took:.2f}s | batch updates in all {total_updates} "
+              f"(reference {ref_stats['requests'].get(UPDATE, 0)}), "
               f"mismatches {len(diffs)}, duplicate audit groups {len(final['duplicates'])}, audit {final['audit']}/"
-              f"{changed_props}, score rows {final['score_history']}/{ref_store['score_history']}, outbox {final['outbox']}, "
-              f"written twice {len(twice)}", flush=True)
+              f"{changed_props}, score rows {final['score_history']}/{ref_store['score_history']}, "
+              f"outbox {final['outbox']}, written twice {len(twice)}", flush=True)
         for line in diffs[:5]:
             print(f"      {line}")
         for dup in final["duplicates"][:5]:

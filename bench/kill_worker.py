@@ -35,14 +35,24 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webhooks import (  # noqa: E402
-    BATCH_READ, BATCH_UPDATE, TIER_PER_10S, Stack, candidates, machine, post_activity, props, reset_stats,
-    start_worker, stats, stop,
-)
-
 from connector.core import properties as hp  # noqa: E402
 from connector.settings import Settings  # noqa: E402
 from connector.store.schema import audit, outbox, webhook_events  # noqa: E402
+
+from webhooks import (  # noqa: E402
+    BATCH_READ,
+    BATCH_UPDATE,
+    TIER_PER_10S,
+    Stack,
+    candidates,
+    machine,
+    post_activity,
+    props,
+    reset_stats,
+    start_worker,
+    stats,
+    stop,
+)
 
 WATCHED = "recent_conversion_event_name"
 
@@ -61,7 +71,8 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tier", default="professional", choices=sorted(TIER_PER_10S))
-    parser.add_argument("--database-url", help="PostgreSQL URL (its connector tables are dropped first); default SQLite")
+    parser.add_argument("--database-url",
+                        help="PostgreSQL URL (its connector tables are dropped first); default SQLite")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     args = parser.parse_args()
     print(machine(), flush=True)
@@ -90,7 +101,8 @@ def main() -> int:
                                   .where(webhook_events.c.id > queue_floor)).all()
         per_contact_events = Counter(o for o, _ in queued)
         print(f"queued: {len(queued)} events for {len(per_contact_events)} contacts "
-              f"(statuses {dict(Counter(s for _, s in queued))}); webhooks {stats(stack.base_url)['webhooks']}", flush=True)
+              f"(statuses {dict(Counter(s for _, s in queued))}); webhooks {stats(stack.base_url)['webhooks']}",
+              flush=True)
         if len(queued) != args.events or set(per_contact_events) != set(targets):
             raise SystemExit("the queue does not hold exactly one event per target contact")
 
@@ -113,8 +125,9 @@ def main() -> int:
                                                  .where(webhook_events.c.id > queue_floor)
                                                  .group_by(webhook_events.c.status)).all()))
             planned = conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
-        print(f"kill -9 after {killed_at - started:.2f}s: batch updates {at_kill.get(BATCH_UPDATE, 0)}, batch reads "
-              f"{at_kill.get(BATCH_READ, 0)}; contacts written {written_before}/{len(targets)}; queue {dict(statuses)}; "
+        print(f"kill -9 after {killed_at - started:.2f}s: batch updates {at_kill.get(BATCH_UPDATE, 0)}, "
+              f"batch reads {at_kill.get(BATCH_READ, 0)}; contacts written {written_before}/{len(targets)}; "
+              f"queue {dict(statuses)}; "
               f"outbox rows {planned}", flush=True)
 
         # Restart and wait for the queue to drain.
@@ -150,9 +163,9 @@ def main() -> int:
     never = sorted((c for c, n in writes.items() if n == 0), key=int)
     audit_hist = Counter(audited.get(c, 0) for c in targets)
     print()
-    print(f"recovery: restart -> queue drained in "
-          f"{'%.1fs' % (drained_at - restarted) if drained_at else 'NOT within %.0fs' % args.drain_timeout} "
-          f"(kill -> drained {'%.1fs' % (drained_at - killed_at) if drained_at else '-'}; lease 30 s)")
+    drain = f"{drained_at - restarted:.1f}s" if drained_at else f"NOT within {args.drain_timeout:.0f}s"
+    kill_to_drain = f"{drained_at - killed_at:.1f}s" if drained_at else "-"
+    print(f"recovery: restart -> queue drained in {drain} (kill -> drained {kill_to_drain}; lease 30 s)")
     print(f"events not done: {left}")
     print(f"writes per contact at the sandbox (INTEGRATION changes of {hp.LAST_SCORED}): "
           f"{dict(sorted(histogram.items()))}  (count: contacts)")

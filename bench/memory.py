@@ -22,8 +22,17 @@ import tempfile
 import threading
 import time
 
-from _harness import (connector_env, machine, reset_stats, run_connector, sandbox_process, spawn_connector, stats,
-                      temp_db, total_requests)
+from _harness import (
+    connector_env,
+    machine,
+    reset_stats,
+    run_connector,
+    sandbox_process,
+    spawn_connector,
+    stats,
+    temp_db,
+    total_requests,
+)
 
 
 class RssSampler(threading.Thread):

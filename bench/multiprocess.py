@@ -10,8 +10,9 @@ Each of N contacts (default 1,000) gets 5 separate edits as a salesperson would 
 (job title, industry, company size, country, revenue): 5 property changes, one webhook event each,
 5,000 in all, with the subscriptions the connector's HubSpot app declares
 (config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json); the echoes of the connector's own
-writes of hs_lead_status and lifecyclestage come on top (the worker ignores them without a call). Workers run with SYNC_INTERVAL_MINUTES=1 so several scheduled slots pass during the
-bench; both workers fire every slot and exactly one may run it.
+writes of hs_lead_status and lifecyclestage come on top (the worker ignores them without a call).
+Workers run with SYNC_INTERVAL_MINUTES=1 so several scheduled slots pass during the bench; both
+workers fire every slot and exactly one may run it.
 
     python bench/multiprocess.py [--contacts 1000] [--database-url postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -23,19 +24,20 @@ import json
 import os
 import random
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections import Counter, defaultdict
+from collections import Counter
+from itertools import pairwise
 
 from _harness import PYTHON, ROOT, connector_env, machine, run_connector, sandbox_process, stats, stop_process
 
 EDITS = [("jobtitle", ["VP Marketing", "Head of Growth", "Marketing Manager", "CTO", "Student"]),
-         ("industry", ["COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL", "MARKETING_AND_ADVERTISING"]),
+         ("industry", ["COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
+                       "MARKETING_AND_ADVERTISING"]),
          ("numemployees", ["1-5", "25-50", "100-500", "500-1000", "1000+"]),
          ("country", ["United States", "Germany", "France", "Brazil", "India"]),
          ("annualrevenue", ["50000", "2000000", "15000000", "90000000", "400000000"])]
@@ -120,7 +122,8 @@ def main() -> int:
     print(machine())
     with sandbox_process("--contacts", str(args.contacts), "--seed", "11", "--tier", "professional",
                          "--webhook-url", hook_url, "--client-secret", secret,
-                         "--subscriptions", str(ROOT / "config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json")) as base:
+                         "--subscriptions",
+                         str(ROOT / "config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json")) as base:
         env = connector_env(base, "unused", DATABASE_URL=args.database_url, HUBSPOT_CLIENT_SECRET=secret,
                             WEBHOOK_PUBLIC_URL=hook_url, SYNC_INTERVAL_MINUTES="1", LOG_LEVEL="WARNING")
         run_connector(env, "setup")
@@ -174,7 +177,8 @@ def _feed(base: str, n: int) -> tuple[list[str], int]:
     """5 UI edits per contact, each one property: 5 propertyChange webhooks per contact."""
     props = ",".join(p for p, _ in EDITS)
     page = json.loads(urllib.request.urlopen(urllib.request.Request(
-        f"{base}/crm/v3/objects/contacts?limit=100&properties={props}", headers={"Authorization": "Bearer pat-sandbox"})).read())
+        f"{base}/crm/v3/objects/contacts?limit=100&properties={props}",
+        headers={"Authorization": "Bearer pat-sandbox"})).read())
     ids: list[str] = [c["id"] for c in page["results"]]
     current: dict[tuple[str, str], str] = {(c["id"], p): v for c in page["results"] for p, v in c["properties"].items()}
     after = page.get("paging", {}).get("next", {}).get("after")
@@ -207,7 +211,8 @@ def _check(store, base: str, env: dict, ids: list[str], s: dict, balancer: Round
     from connector.store.schema import audit, runs, webhook_events
 
     with store.engine.connect() as conn:
-        events = conn.execute(sa.select(webhook_events.c.status, sa.func.count()).group_by(webhook_events.c.status)).all()
+        events = conn.execute(sa.select(webhook_events.c.status, sa.func.count())
+                              .group_by(webhook_events.c.status)).all()
         run_rows = conn.execute(sa.select(runs.c.kind, runs.c.status, runs.c.started_at, runs.c.finished_at)
                                 .where(runs.c.kind.in_(["full", "incremental"])).order_by(runs.c.started_at)).all()
         audit_rows = conn.execute(sa.select(audit.c.contact_id, audit.c.property, audit.c.new_value, audit.c.id)
@@ -226,9 +231,9 @@ def _check(store, base: str, env: dict, ids: list[str], s: dict, balancer: Round
         if prop == "lsc_score":
             writes_per_contact[cid] += 1
     # Overlapping or doubled scheduled runs.
-    overlaps = sum(1 for a, b in zip(run_rows, run_rows[1:]) if b.started_at < (a.finished_at or b.started_at + 1))
+    overlaps = sum(1 for a, b in pairwise(run_rows) if b.started_at < (a.finished_at or b.started_at + 1))
     scheduled = [r for r in run_rows][1:]  # the first is the bench's own full sync
-    too_close = sum(1 for a, b in zip(scheduled, scheduled[1:]) if b.started_at - a.started_at < 30_000)
+    too_close = sum(1 for a, b in pairwise(scheduled) if b.started_at - a.started_at < 30_000)
     # Every contact rescored: evaluating the current HubSpot state with the stored histories plans no change.
     took, done = run_connector(env, "sync", "--full", "--dry-run", "--json")
     pending = json.loads(done.stdout)["changed"]

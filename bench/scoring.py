@@ -19,16 +19,16 @@ import platform
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from connector.core.evaluate import evaluate  # noqa: E402
 from connector.core.model import Contact, History  # noqa: E402
 from connector.core.rules_file import load_rules  # noqa: E402
-from connector.core.evaluate import evaluate  # noqa: E402
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PAGE = 100  # contacts per batch, as the sync reads and writes them
 
 LEVELS = ["VP", "Head of", "Director of", "Senior", "", "", "Chief", "Junior", "Lead"]
@@ -141,11 +141,11 @@ def run(contacts: list[Contact], histories: list[dict], rules, now: datetime, re
         stats = [0, 0, 0]
         for page in range(0, len(contacts), PAGE):
             batch = [(c, History.from_json(h)) for c, h in zip(contacts[page:page + PAGE],
-                                                                 histories[page:page + PAGE])]
+                                                                 histories[page:page + PAGE], strict=True)]
             start = time.perf_counter()
             results = [evaluate(c, h, rules, now) for c, h in batch]
             elapsed += time.perf_counter() - start
-            for (c, _), r in zip(batch, results):
+            for (c, _), r in zip(batch, results, strict=True):
                 stored.append(r.history.to_json())
                 shown.append(Contact(c.id, {**c.properties, **r.changes}))
                 stats[0] += bool(r.changes)

@@ -35,7 +35,8 @@ def main() -> None:
         print(f"full sync: {n} contacts, written={summary['written']}, took {took:.2f}s (reference {ref_time:.1f}s), "
               f"calls {calls} (reference {ref_calls:.0f}); 429s seen by sandbox: {s['rate_limited']}")
         print(f"  requests: {json.dumps(s['requests'])}")
-        print(f"  time ratio {took / ref_time:.3f} (target <= 1.15), call ratio {calls / ref_calls:.3f} (target <= 1.05)")
+        print(f"  time ratio {took / ref_time:.3f} (target <= 1.15), "
+              f"call ratio {calls / ref_calls:.3f} (target <= 1.05)")
         for label in ("second sync (nothing changed by others)", "third sync"):
             reset_stats(url)
             took, done = run_connector(env, "sync", "--json")

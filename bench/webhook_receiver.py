@@ -217,7 +217,8 @@ def _run_load(args, port: int, total: int, first_id: int) -> list[Outcome]:
 
 def _count_stored(store: Store, low: int, high: int) -> tuple[int, int]:
     c = webhook_events.c
-    query = sa.select(sa.func.count(), sa.func.count(sa.distinct(c.event_id))).where(c.event_id >= low, c.event_id < high)
+    query = sa.select(sa.func.count(), sa.func.count(sa.distinct(c.event_id))).where(c.event_id >= low,
+                                                                                      c.event_id < high)
     with store.engine.connect() as conn:
         stored, distinct = conn.execute(query).one()
     return int(stored), int(distinct)

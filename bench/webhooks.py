@@ -40,10 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connector.commands.setup import webhook_subscriptions  # noqa: E402
 from connector.core import properties as hp  # noqa: E402
 from connector.core.rules_file import load_rules  # noqa: E402
 from connector.sandbox import Sandbox, SandboxConfig  # noqa: E402
-from connector.commands.setup import webhook_subscriptions  # noqa: E402
 
 SECRET = "bench-client-secret"
 HOOK_PATH = "/webhooks/hubspot"
@@ -155,7 +155,8 @@ def candidates(sb: Sandbox) -> list[str]:
     out = []
     for cid in list(contacts.order):
         p = contacts.records[str(cid)].properties
-        if (p.get(hp.LEAD_STATUS) or "") in ("", "NEW", "OPEN") and p.get(hp.LIFECYCLE_STAGE) in ("subscriber", "lead") \
+        if (p.get(hp.LEAD_STATUS) or "") in ("", "NEW", "OPEN") \
+                and p.get(hp.LIFECYCLE_STAGE) in ("subscriber", "lead") \
                 and "demo request" not in (p.get("recent_conversion_event_name") or "").lower():
             out.append(str(cid))
     return out
@@ -164,7 +165,8 @@ def candidates(sb: Sandbox) -> list[str]:
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor() or "?")
-    return f"machine: nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()} {platform.system()} {platform.release()}"
+    return (f"machine: nproc={os.cpu_count()} cpu={cpu!r} python={platform.python_version()} "
+            f"{platform.system()} {platform.release()}")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -192,7 +194,8 @@ class Stack:
         print(f"sandbox: {args.contacts} contacts, seed {args.seed}, {args.tier} tier, at {self.base_url}; "
               f"store {self.database_url.split(':')[0]}; logs in {self.tmp}", flush=True)
         self.web = start_web(self.env, port, self.tmp / "web.log")
-        print(f"web: gunicorn connector.web:create_app() on {self.hook_url} (2 gthread workers x 4 threads)", flush=True)
+        print(f"web: gunicorn connector.web:create_app() on {self.hook_url} (2 gthread workers x 4 threads)",
+              flush=True)
         self.worker: subprocess.Popen | None = None
         run_connector(self.env, "setup")
         run_connector(self.env, "sync", "--full")
@@ -228,7 +231,8 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--tier", default="professional", choices=sorted(TIER_PER_10S))
-    parser.add_argument("--database-url", help="PostgreSQL URL (its connector tables are dropped first); default SQLite")
+    parser.add_argument("--database-url",
+                        help="PostgreSQL URL (its connector tables are dropped first); default SQLite")
     parser.add_argument("--timeout", type=float, default=30.0, help="give up on one change after this many seconds")
     parser.add_argument("--skip-receiver-load", action="store_true", help="only the end-to-end latency part")
     args = parser.parse_args()
@@ -243,7 +247,8 @@ def main() -> int:
         if len(pool) < args.changes:
             raise SystemExit(f"only {len(pool)} hand-raise candidates for {args.changes} changes: use more --contacts")
         targets = pool[:: max(1, len(pool) // args.changes)][: args.changes]
-        print(f"worker: connector worker started; {len(pool)} candidates, {len(targets)} changes at {args.rate:g}/s", flush=True)
+        print(f"worker: connector worker started; {len(pool)} candidates, {len(targets)} changes at {args.rate:g}/s",
+              flush=True)
         reset_stats(stack.base_url)
         latencies, missed = run_changes(stack, targets, args.rate, args.timeout)
         stack.wait_webhooks_idle(10)

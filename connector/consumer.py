@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from connector.core import properties as hp
+from connector.core.rules import RuleSet
 from connector.errors import StoreError
 from connector.gateway import BATCH_SIZE, Gateway
-from connector.core.rules import RuleSet
 from connector.store import QueuedEvent, Store, lock_holder
 from connector.writeback import RunCounts, WritePath
 
@@ -76,7 +76,7 @@ class WebhookConsumer:
         self.store.finish_events([e.id for e in events])
         return result
 
-    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: "_Heartbeat") -> None:
+    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: _Heartbeat) -> None:
         rescore, forget, merges = self._coalesce(events, result)
         if forget:
             self.store.forget_contacts(sorted(forget))
@@ -89,7 +89,8 @@ class WebhookConsumer:
         if rescore:
             self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], result, heartbeat)
 
-    def _coalesce(self, events: list[QueuedEvent], result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
+    def _coalesce(self, events: list[QueuedEvent],
+                  result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
         rescore: set[str] = set()
         forget: set[str] = set()
         merges: dict[str, set[str]] = {}
@@ -105,7 +106,8 @@ class WebhookConsumer:
                 merges.setdefault(survivor, set()).update(merged)
                 rescore.difference_update(merged)
                 rescore.add(survivor)
-            elif action == "propertyChange" and p.get("changeSource") == "INTEGRATION" and p.get("propertyName") in _OWN_OUTPUTS:
+            elif (action == "propertyChange" and p.get("changeSource") == "INTEGRATION"
+                  and p.get("propertyName") in _OWN_OUTPUTS):
                 result.ignored += 1
             else:
                 if action == "restore":
@@ -113,7 +115,7 @@ class WebhookConsumer:
                 rescore.add(e.object_id)
         return rescore, forget, merges
 
-    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: RunCounts, heartbeat: "_Heartbeat") -> None:
+    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: RunCounts, heartbeat: _Heartbeat) -> None:
         run = self.store.start_run("webhook", self._now_ms(), None)
         heartbeat.run_id = run.id
         for i in range(0, len(contact_ids), BATCH_SIZE):
@@ -146,7 +148,7 @@ class _Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 

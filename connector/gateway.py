@@ -18,15 +18,23 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Self, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import tenacity
 import urllib3
 
 from connector.errors import (
-    AuthError, DailyLimitError, HubSpotError, NotFoundError, RateLimitError, ScopeError, ServerError,
-    UnreachableError, ValidationError,
+    AuthError,
+    DailyLimitError,
+    HubSpotError,
+    NotFoundError,
+    RateLimitError,
+    ScopeError,
+    ServerError,
+    UnreachableError,
+    ValidationError,
 )
 from connector.ratelimit import SlidingWindow
 
@@ -63,11 +71,11 @@ class Counters:
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
 
-    def snapshot(self) -> "Counters":
+    def snapshot(self) -> Counters:
         with self._lock:
             return Counters(self.requests, self.rate_limited, self.retries, dict(self.by_kind))
 
-    def since(self, before: "Counters") -> "Counters":
+    def since(self, before: Counters) -> Counters:
         """What was counted after `before` (one run's share of a gateway shared by a process)."""
         now = self.snapshot()
         return Counters(now.requests - before.requests, now.rate_limited - before.rate_limited,
@@ -157,7 +165,8 @@ class Gateway:
         }
         if after:
             body["after"] = after
-        data = self._call("search", lambda **kw: self._contacts_search.do_search(public_object_search_request=body, **kw))
+        data = self._call("search",
+                          lambda **kw: self._contacts_search.do_search(public_object_search_request=body, **kw))
         nxt = (data.get("paging") or {}).get("next", {}).get("after")
         return SearchPage(data.get("results", []), nxt, int(data.get("total", 0)))
 
@@ -197,8 +206,10 @@ class Gateway:
         if not ids:
             return []
         body = {"inputs": [{"id": str(i)} for i in ids], "properties": list(properties)}
+        # `archived` is left out: HubSpot's default is false, and the SDK would send Python's
+        # spelling "False" where HubSpot's spec has the boolean `false`.
         data = self._call("batch_read", lambda **kw: self._contacts_batch.read(
-            batch_read_input_simple_public_object_id=body, archived=False, **kw))
+            batch_read_input_simple_public_object_id=body, **kw))
         return data.get("results", [])
 
     def batch_update_contacts(self, updates: Sequence[tuple[str, dict[str, str]]]) -> BatchOutcome:
@@ -227,11 +238,13 @@ class Gateway:
             return None
 
     def create_property(self, definition: dict) -> dict:
-        return self._call("properties", lambda **kw: self._properties.create("contacts", property_create=definition, **kw))
+        return self._call("properties",
+                          lambda **kw: self._properties.create("contacts", property_create=definition, **kw))
 
     def update_property(self, name: str, changes: dict) -> dict:
         """PATCH a property. Note: `options` REPLACES the whole option list (hubspot-facts.md)."""
-        return self._call("properties", lambda **kw: self._properties.update("contacts", name, property_update=changes, **kw))
+        return self._call("properties",
+                          lambda **kw: self._properties.update("contacts", name, property_update=changes, **kw))
 
     def get_group(self, name: str) -> dict | None:
         try:
@@ -256,8 +269,9 @@ class Gateway:
 
         def send(**kw: Any) -> Any:
             return api_client.call_api("/oauth/v2/private-apps/get/access-token-info", "POST",
-                                       body={"tokenKey": access_token}, header_params={"Content-Type": "application/json",
-                                                                                       "Accept": "application/json"},
+                                       body={"tokenKey": access_token},
+                                       header_params={"Content-Type": "application/json",
+                                                      "Accept": "application/json"},
                                        auth_settings=["oauth2"], response_types_map={}, **kw)
         try:
             # Few attempts: this is the preflight call, and an unreachable API base should be
@@ -270,7 +284,8 @@ class Gateway:
 
     def get_owner(self, owner_id: str) -> dict | None:
         try:
-            return self._call("owners", lambda **kw: self._owners.get_by_id(owner_id, id_property="id", archived=False, **kw))
+            return self._call("owners",
+                              lambda **kw: self._owners.get_by_id(owner_id, id_property="id", **kw))
         except NotFoundError:
             return None
 
@@ -307,12 +322,14 @@ class Gateway:
             headers = response.headers
             response.release_conn()
         except urllib3.exceptions.HTTPError as exc:  # connection refused, reset, timeout, dropped
-            raise _Transient(UnreachableError(f"cannot reach HubSpot: {type(exc).__name__}: {_first_line(exc)}"), None) from exc
+            raise _Transient(UnreachableError(f"cannot reach HubSpot: {type(exc).__name__}: {_first_line(exc)}"),
+                             None) from exc
         except Exception as exc:  # the SDK's ApiException family: no common base across packages
             status = getattr(exc, "status", None)
             if status is None:
                 raise
-            raise self._map_error(int(status), getattr(exc, "headers", None) or {}, getattr(exc, "body", None), window) from None
+            raise self._map_error(int(status), getattr(exc, "headers", None) or {}, getattr(exc, "body", None),
+                                  window) from None
         finally:
             window.release()
         if kind != "search":
@@ -338,7 +355,7 @@ class Gateway:
         body = _json_body(raw)
         message = str(body.get("message") or f"HTTP {status}")
         category = body.get("category") or body.get("errorType")
-        common = {"status": status, "category": category, "correlation_id": body.get("correlationId")}
+        common: dict[str, Any] = {"status": status, "category": category, "correlation_id": body.get("correlationId")}
         if status == 429:
             self.counters.add("rate_limited")
             policy = body.get("policyName")
@@ -346,13 +363,15 @@ class Gateway:
             # (developers.hubspot.com/docs/guides/apps/api-usage/usage-details).
             if policy == "DAILY":
                 # Hold every call until HubSpot's Retry-After, else an hour; then one call probes.
-                self._daily_blocked_until = self._clock() + min(_float_header(headers, "Retry-After") or 3600.0, 86_400.0)
+                self._daily_blocked_until = self._clock() + min(_float_header(headers, "Retry-After") or 3600.0,
+                                                                86_400.0)
                 return DailyLimitError("HubSpot's daily API limit for this account is used up; the run stops "
                                        "and resumes after midnight (account time zone)", policy=policy, **common)
             retry_after = _float_header(headers, "Retry-After")
             wait = retry_after if retry_after is not None else (1.0 if policy == "SECONDLY" else window.interval_s / 2)
             window.penalise(wait)
-            return _Transient(RateLimitError(f"rate limited by HubSpot ({policy or 'unknown policy'})", policy=policy, **common), retry_after)
+            return _Transient(RateLimitError(f"rate limited by HubSpot ({policy or 'unknown policy'})", policy=policy,
+                                             **common), retry_after)
         if status == 401:
             return AuthError("HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN", **common)
         if status == 403:
@@ -364,7 +383,8 @@ class Gateway:
         if status == 404:
             return NotFoundError(message, **common)
         if status >= 500:
-            return _Transient(ServerError(f"HubSpot server error {status}: {message}", **common), _float_header(headers, "Retry-After"))
+            return _Transient(ServerError(f"HubSpot server error {status}: {message}", **common),
+                              _float_header(headers, "Retry-After"))
         if status in (400, 409, 422):
             return ValidationError(message, **common)
         return HubSpotError(f"HubSpot answered {status}: {message}", **common)

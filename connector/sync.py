@@ -15,15 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 from connector.core import properties as hp
-from connector.gateway import BATCH_SIZE, Gateway
 from connector.core.rules import RuleSet
-from connector.store import PlannedWrite, Run, Store
 from connector.core.values import parse_instant
+from connector.gateway import BATCH_SIZE, Gateway
+from connector.store import PlannedWrite, Run, Store
 from connector.writeback import RunCounts, WritePath
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,11 @@ class SyncJob:
             raise
         if not self.dry_run:
             complete = self.limit is None
-            echo = {ECHO + ".from": run.started_at, ECHO + ".until": tally.last_write_ms,
-                    ECHO + ".count": tally.written} if complete and tally.written else None
+            echo: dict[str, int] | None = None
+            if complete and tally.written:
+                assert tally.last_write_ms is not None  # every write that tally.written counts sets it
+                echo = {ECHO + ".from": run.started_at, ECHO + ".until": tally.last_write_ms,
+                        ECHO + ".count": tally.written}
             # A --limit trial is not a sync of the portal: it moves no cursor and fills no schedule slot.
             self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None,
                                   status="done" if complete else "trial", cursors_too=echo)
@@ -162,7 +165,8 @@ class SyncJob:
                     pool.shutdown(wait=True, cancel_futures=True)  # a fatal error: send no more batches
                     raise
 
-            pages = self.gateway.iter_search(properties=self.path.properties, filters=filters, after_id=run.checkpoint_id)
+            pages = self.gateway.iter_search(properties=self.path.properties, filters=filters,
+                                             after_id=run.checkpoint_id)
             for page in pages:
                 if self.limit is not None:
                     page = page[: max(0, self.limit - tally.pulled)]
@@ -170,7 +174,8 @@ class SyncJob:
                         break
                 planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None)
                 if not self.dry_run:
-                    self.store.checkpoint(run.id, str(page[-1]["id"]), tally.counts(), histories, planned, self._now_ms())
+                    self.store.checkpoint(run.id, str(page[-1]["id"]), tally.counts(), histories, planned,
+                                          self._now_ms())
                     pending.extend(planned)
                     while len(pending) >= BATCH_SIZE:
                         submit(pending[:BATCH_SIZE])

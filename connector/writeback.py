@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from connector.core import properties as hp
 from connector.core.evaluate import evaluate, reasons_text
-from connector.errors import ValidationError
-from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.core.model import Contact, Evaluation, History
 from connector.core.rules import RuleSet
-from connector.store import PlannedWrite, Store
 from connector.core.values import format_instant, same_instant, same_number
+from connector.errors import ValidationError
+from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
+from connector.store import PlannedWrite, Store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class RunCounts:
         return {"pulled": self.pulled, "scored": self.scored, "changed": self.changed,
                 "written": self.written, "failed": self.failed}
 
-    def reported(self) -> dict[str, object]:
+    def reported(self) -> dict[str, Any]:
         """The public fields (no lock, no internal timestamp), for summaries and JSON."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _INTERNAL}
 
@@ -81,7 +82,7 @@ class WritePath:
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
         """Evaluate contacts (as HubSpot returns them) against their stored histories."""
-        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = int(now.timestamp() * 1000)
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
@@ -129,7 +130,8 @@ class WritePath:
         ok = set(outcome.ok) - set(outcome.failed)
         now = int(self.clock() * 1000)
         written = [w for w in batch if w.contact_id in ok]
-        failed = [(w, outcome.failed.get(w.contact_id, "missing from HubSpot's answer")) for w in batch if w.contact_id not in ok]
+        failed = [(w, outcome.failed.get(w.contact_id, "missing from HubSpot's answer"))
+                  for w in batch if w.contact_id not in ok]
         self.store.confirm_writes(written, now)
         self.store.record_failures(failed, now)
         with tally._lock:
@@ -138,7 +140,8 @@ class WritePath:
             # max: writer threads finish out of order, and the echo check needs the latest.
             tally.last_write_ms = max(now, tally.last_write_ms or 0)
         for w, error in failed:
-            log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)", w.contact_id, error)
+            log.warning("HubSpot refused the write of contact %s: %s (recorded; the next run retries)",
+                        w.contact_id, error)
 
     def finish_planned(self, tally: RunCounts, *, kinds: Sequence[str] | None = None,
                        created_before: int | None = None) -> int:
@@ -179,12 +182,14 @@ class WritePath:
         # someone since: the old plan must not overwrite it. The contact's lastmodifieddate moved,
         # so the next run rescores it from what it is now.
         overtaken = [w for w in planned if w.contact_id in current and w.contact_id not in landed_ids and any(
-            not same_value(current[w.contact_id].get(k), v) and (current[w.contact_id].get(k) or "") != (w.previous.get(k) or "")
+            not same_value(current[w.contact_id].get(k), v)
+            and (current[w.contact_id].get(k) or "") != (w.previous.get(k) or "")
             for k, v in w.changes.items() if k != hp.LAST_SCORED)]
         now = int(self.clock() * 1000)
         self.store.confirm_writes(landed, now)
         self.store.discard_planned(overtaken)
-        self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned if w.contact_id not in current], now)
+        self.store.record_failures([(w, "contact no longer exists in HubSpot") for w in planned
+                                    if w.contact_id not in current], now)
         skip = landed_ids | {w.contact_id for w in overtaken}
         return [w for w in planned if w.contact_id in current and w.contact_id not in skip]
 

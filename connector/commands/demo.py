@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import shutil
+import socket
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.core import properties as hp
-from connector.context import Context
-from connector.gateway import Gateway
-from connector.consumer import WebhookConsumer
 from connector.commands.explain import explain_contact, render
-from connector.progress import ProgressBar
-from connector.core.rules_file import load_rules
-from connector.settings import Settings, default_scoring_config
 from connector.commands.setup import run_setup
+from connector.consumer import WebhookConsumer
+from connector.context import Context
+from connector.core import properties as hp
+from connector.core.rules_file import load_rules
+from connector.gateway import Gateway
+from connector.progress import ProgressBar
+from connector.settings import Settings, default_scoring_config
 from connector.store import Store
 from connector.sync import SyncJob
 
@@ -81,7 +81,8 @@ def run_demo(*, contacts: int, seed: int, tier: str, seconds: float, out=sys.std
         stats = sandbox.snapshot()
         calls = sum(stats["requests"].values())
         say(f"   HubSpot calls: {calls} ({_per_call(stats)}); 429s: {sum(stats['rate_limited'].values())}")
-        say(f"   new MQLs: {summary.mql_new} ({', '.join(f'{k}: {v}' for k, v in sorted(summary.by_path.items())) or 'none'})")
+        by_path = ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_path.items())) or "none"
+        say(f"   new MQLs: {summary.mql_new} ({by_path})")
         say("\n3. Why? A few explanations (connector explain ID):")
         for cid in _examples(sandbox):
             say(_indent(render(explain_contact(ctx.gateway, store, rules, cid))))
@@ -119,7 +120,7 @@ def _live(ctx: Context, sandbox, seconds: float, say) -> int:
         while time.monotonic() - started < seconds:
             time.sleep(0.5)
             now = time.monotonic()
-            batch = clock.next_batch(ids, datetime.now(timezone.utc), now - last_tick)
+            batch = clock.next_batch(ids, datetime.now(UTC), now - last_tick)
             last_tick = now
             if batch:
                 sandbox.portal.apply_activity(batch)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from connector.core import properties as hp
@@ -91,8 +91,8 @@ def _scoring_check(settings: Settings) -> Check:
 
 
 def _hubspot_checks(settings: Settings) -> list[Check]:
-    from connector.gateway import Gateway
     from connector.commands.setup import REQUIRED_SCOPES, missing_scopes
+    from connector.gateway import Gateway
 
     names = ("token", "scopes", "properties", "MQL option", "rate limit")
     if not settings.hubspot_access_token:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from connector.core import properties as hp
-from connector.errors import HubSpotError
 from connector.core.evaluate import evaluate
-from connector.gateway import Gateway
 from connector.core.model import Contact, History
 from connector.core.rules import RuleSet
+from connector.errors import HubSpotError
+from connector.gateway import Gateway
 from connector.store import Store
 from connector.writeback import scoring_inputs
 
 
-def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str, now: datetime | None = None) -> dict:
+def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str,
+                    now: datetime | None = None) -> dict:
     properties = sorted(set(scoring_inputs(rules)) | {"email", "firstname", "lastname"})
     raw = gateway.get_contact(id_or_email, properties)
     cid = str(raw["id"])
     props = raw.get("properties") or {}
     history = History.from_json(store.get_histories([cid]).get(cid))
-    result = evaluate(Contact(cid, props), history, rules, now or datetime.now(timezone.utc))
+    result = evaluate(Contact(cid, props), history, rules, now or datetime.now(UTC))
     s, d = result.score, result.decision
     return {
         "owner": _owner_name(gateway, props.get("hubspot_owner_id")),
@@ -55,7 +56,8 @@ def _owner_name(gateway: Gateway, owner_id: str | None) -> str | None:
 def render(report: dict) -> str:
     s = report["score"]
     lines = [
-        f"Contact {report['id']}" + (f" {report['name']}" if report["name"] else "") + (f" <{report['email']}>" if report["email"] else ""),
+        f"Contact {report['id']}" + (f" {report['name']}" if report["name"] else "")
+        + (f" <{report['email']}>" if report["email"] else ""),
         f"  lead status: {report['lead_status'] or '-'}   lifecycle stage: {report['lifecycle_stage'] or '-'}"
         + (f"   owner: {report['owner']}" if report.get("owner") else ""),
         f"  score {s['total']} (fit {s['fit']}, engagement {s['engagement']})  grade {s['grade']}  path {s['path']}",
@@ -71,6 +73,6 @@ def render(report: dict) -> str:
         lines.append("  recent changes by the connector:")
         shown = (hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, hp.SCORE, hp.GRADE, hp.PATH)
         for row in [r for r in report["history"] if r["property"] in shown]:
-            at = datetime.fromtimestamp(row["at"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            at = datetime.fromtimestamp(row["at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M")
             lines.append(f"    {at} {row['property']}: {row['old_value'] or '-'} -> {row['new_value']}")
     return "\n".join(lines)

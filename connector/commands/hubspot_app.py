@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from connector.errors import Problem
 
@@ -98,7 +99,8 @@ def validate_documents(documents: Mapping[str, Any], *, required_scopes: Iterabl
     seen: dict[str, str] = {}
     for rel, uid in uids:
         if isinstance(uid, str) and uid in seen:
-            problems.append(Problem(f"{rel}: uid", f"{uid!r} is already the uid of {seen[uid]}: uids must be unique in the project"))
+            problems.append(Problem(f"{rel}: uid",
+                                    f"{uid!r} is already the uid of {seen[uid]}: uids must be unique in the project"))
         elif isinstance(uid, str):
             seen[uid] = rel
     return problems
@@ -309,7 +311,8 @@ class _Checker:
                 self.bad(where + ".subscriptionType", f"legacyCrmObjects takes <object>.<event> types, got {kind!r}")
         elif kind not in HUB_EVENTS and kind.startswith("contact."):
             self.bad(where + ".subscriptionType", f"{kind!r} is not a hub event (expected {', '.join(HUB_EVENTS)})")
-        if kind.endswith(".propertyChange") and not (isinstance(entry.get("propertyName"), str) and entry["propertyName"]):
+        if kind.endswith(".propertyChange") and not (isinstance(entry.get("propertyName"), str)
+                                                     and entry["propertyName"]):
             self.bad(where + ".propertyName", "required for a propertyChange subscription")
         if "active" in entry and not isinstance(entry["active"], bool):
             self.bad(where + ".active", "must be true or false")

@@ -7,12 +7,13 @@ lists the webhook subscriptions the rules need.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from connector.core import properties as hp
+from connector.core.rules import RuleSet
 from connector.errors import ScopeError, ValidationError
 from connector.gateway import Gateway
-from connector.core.rules import RuleSet
 from connector.store import Store
 
 # Scope -> why the connector needs it (developers.hubspot.com/docs/apps/legacy-apps/authentication/scopes).
@@ -42,7 +43,8 @@ class SetupReport:
 def webhook_subscriptions(rules: RuleSet) -> list[str]:
     """Every subscription the rules need: object events plus a propertyChange per property read."""
     own = set(hp.CONNECTOR_PROPERTY_NAMES)
-    watched = sorted(p for p in rules.contact_properties if p not in own and p not in ("hs_object_id", "lastmodifieddate", "createdate"))
+    watched = sorted(p for p in rules.contact_properties
+                     if p not in own and p not in ("hs_object_id", "lastmodifieddate", "createdate"))
     return list(OBJECT_SUBSCRIPTIONS) + [f"contact.propertyChange:{p}" for p in watched]
 
 
@@ -107,7 +109,7 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
     portal = inspect_portal(gateway)
     for definition in portal.missing:
         if not dry_run:
-            _create_once(lambda: gateway.create_property(definition))
+            _create_once(functools.partial(gateway.create_property, definition))
         report.done.append(f"{verb} property {definition['name']} ({definition['type']})")
     for definition, found in portal.wrong_type:
         report.warnings.append(f"property {definition['name']} exists with type {found}, "

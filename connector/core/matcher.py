@@ -31,8 +31,10 @@ class Matcher:
         for rule in rules:
             for name in rule.properties:
                 by_property.setdefault(name, []).append(rule)
-        self._plan = tuple((name, tuple(on), {}, _only_domains(on))
-                           for name, on in by_property.items())
+        # (property, its rules, memo of value -> rules met, whether only the email's domain matters)
+        self._plan: tuple[tuple[str, tuple[Rule, ...], dict[str | None, tuple[Rule, ...]], bool], ...] = tuple(
+            (name, tuple(on), {}, _only_domains(on))
+            for name, on in by_property.items())
         # A rule on several properties (hand-raise on recent and first conversion) may fire twice.
         self._dedupe = any(len(rule.properties) > 1 for rule in rules)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def load_rules(path: str | Path) -> RuleSet:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError([Problem(source, f"cannot read the scoring config: {e.strerror or e}")])
+        raise ConfigError([Problem(source, f"cannot read the scoring config: {e.strerror or e}")]) from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -214,7 +215,7 @@ class _Parser:
                 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)):
             self.bad(where, f"must be a list of 1 to 4 numbers (band minimums), got {value!r}")
             return default
-        if any(a <= b for a, b in zip(value, value[1:])):
+        if any(a <= b for a, b in pairwise(value)):
             self.bad(where, f"band minimums must go down strictly (best band first), got {value!r}")
             return default
         return tuple(float(v) for v in value)
@@ -244,7 +245,7 @@ class _Parser:
         where = f"{base} {name!r}" if isinstance(name, str) else base
         before = len(self.problems)
 
-        allowed = ("name", "label", "property", *OPERATORS)
+        allowed: tuple[str, ...] = ("name", "label", "property", *OPERATORS)
         if section == "fit":
             allowed += ("points", "group")
         elif section == "engagement":
@@ -336,6 +337,7 @@ class _Parser:
 
         if len(self.problems) > before:
             return None
+        assert isinstance(name, str)  # a missing or malformed name was reported above
         return Rule(
             name=name, label=label, section=section, properties=properties,
             property=properties[0] if properties else "", condition=condition,

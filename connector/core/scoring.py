@@ -178,7 +178,7 @@ def _recent(name: str | None, window: float, get, dates: dict[str, float | None]
 
 
 def _band(names: str, value: int, minimums: tuple[float, ...]) -> str:
-    for name, minimum in zip(names, minimums):
+    for name, minimum in zip(names, minimums, strict=False):
         if value >= minimum:
             return name
     return names[len(minimums)]

@@ -8,9 +8,9 @@ HubSpot sends every value as a string: numbers "12" or "12.0", datetimes as ISO 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-_UTC = timezone.utc
+_UTC = UTC
 
 
 def parse_number(value: str | None) -> float | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Self, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -104,7 +105,7 @@ class _Guard:
             self._close()
             raise StoreError(f"state store unavailable: {_short(exc)}") from exc
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         try:
             if self.begin:
                 if exc is None:

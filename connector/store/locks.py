@@ -43,8 +43,8 @@ class Locks(Database):
                 name=name, holder=holder, expires_at=now + lease_ms)).rowcount
             if not taken:
                 current = conn.execute(sa.select(job_locks.c.holder).where(job_locks.c.name == name)).scalar()
-                stale = sa.or_(job_locks.c.expires_at < now, job_locks.c.holder == current) if _holder_is_dead(current) \
-                    else job_locks.c.expires_at < now
+                stale = (sa.or_(job_locks.c.expires_at < now, job_locks.c.holder == current)
+                         if _holder_is_dead(current) else job_locks.c.expires_at < now)
                 taken = conn.execute(job_locks.update().where(job_locks.c.name == name, stale)
                                      .values(holder=holder, expires_at=now + lease_ms)).rowcount
         try:

@@ -10,8 +10,9 @@ audited twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -55,7 +56,8 @@ class Outbox(Database):
         with self._connect() as conn:
             for chunk in _chunks(ids, 500):
                 for cid, text in conn.execute(
-                    sa.select(contact_state.c.contact_id, contact_state.c.history).where(contact_state.c.contact_id.in_(chunk))
+                    sa.select(contact_state.c.contact_id, contact_state.c.history)
+                    .where(contact_state.c.contact_id.in_(chunk))
                 ):
                     found[cid] = json.loads(text)
         return found
@@ -96,7 +98,8 @@ class Outbox(Database):
             for run_id in {w.run_id for w in written}:
                 ids = [w.contact_id for w in written if w.run_id == run_id]
                 still_planned |= {(cid, run_id) for cid in conn.execute(
-                    outbox.delete().where(outbox.c.run_id == run_id, outbox.c.contact_id.in_(ids)).returning(outbox.c.contact_id)
+                    outbox.delete().where(outbox.c.run_id == run_id, outbox.c.contact_id.in_(ids))
+                    .returning(outbox.c.contact_id)
                 ).scalars()}
             written = [w for w in written if (w.contact_id, w.run_id) in still_planned]
             if not written:
@@ -110,8 +113,9 @@ class Outbox(Database):
             if audit_rows:
                 conn.execute(audit.insert(), audit_rows)
             scores = [
-                {"contact_id": w.contact_id, "at": now, "total": int(w.score.get("total", 0)), "fit": int(w.score.get("fit", 0)),
-                 "engagement": int(w.score.get("engagement", 0)), "grade": str(w.score.get("grade", ""))}
+                {"contact_id": w.contact_id, "at": now, "total": int(w.score.get("total", 0)),
+                 "fit": int(w.score.get("fit", 0)), "engagement": int(w.score.get("engagement", 0)),
+                 "grade": str(w.score.get("grade", ""))}
                 for w in written if w.score
             ]
             if scores:
@@ -123,7 +127,8 @@ class Outbox(Database):
             return
         with self._begin() as conn:
             conn.execute(write_failures.insert(), [
-                {"run_id": w.run_id, "contact_id": w.contact_id, "changes": json.dumps(w.changes), "error": error[:2000], "at": now}
+                {"run_id": w.run_id, "contact_id": w.contact_id, "changes": json.dumps(w.changes),
+                 "error": error[:2000], "at": now}
                 for w, error in failed
             ])
             for w, _ in failed:
@@ -131,7 +136,8 @@ class Outbox(Database):
 
     def audit_for(self, contact_id: str, limit: int = 50) -> list[dict]:
         with self._connect() as conn:
-            rows = conn.execute(sa.select(audit).where(audit.c.contact_id == contact_id).order_by(audit.c.id.desc()).limit(limit)).mappings().all()
+            rows = conn.execute(sa.select(audit).where(audit.c.contact_id == contact_id)
+                                .order_by(audit.c.id.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
     def last_audit_id(self) -> int:
@@ -142,7 +148,8 @@ class Outbox(Database):
         """Audit rows newer than `after_id` that set `prop` to `value` (e.g. new MQLs, for a feed)."""
         with self._connect() as conn:
             rows = conn.execute(sa.select(audit).where(audit.c.id > after_id, audit.c.property == prop,
-                                                       audit.c.new_value == value).order_by(audit.c.id).limit(limit)).mappings().all()
+                                                       audit.c.new_value == value)
+                                .order_by(audit.c.id).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
     def forget_contacts(self, contact_ids: Sequence[str]) -> None:
@@ -168,13 +175,15 @@ class Outbox(Database):
         sync and the webhook worker may both have evaluated the contact; the later one stands)."""
         if not histories:
             return
-        rows = [{"contact_id": cid, "history": json.dumps(h, separators=(",", ":")), "updated_at": at} for cid, h, at in histories]
+        rows = [{"contact_id": cid, "history": json.dumps(h, separators=(",", ":")), "updated_at": at}
+                for cid, h, at in histories]
         self._upsert(conn, contact_state, rows, ["contact_id"], only_if_newer=contact_state.c.updated_at)
 
 
 def _outbox_row(p: PlannedWrite, now: int) -> dict:
-    return {"contact_id": p.contact_id, "run_id": p.run_id, "changes": json.dumps(p.changes), "previous": json.dumps(p.previous),
-            "history": json.dumps(p.history, separators=(",", ":")), "reasons": p.reasons, "score": json.dumps(p.score), "created_at": now}
+    return {"contact_id": p.contact_id, "run_id": p.run_id, "changes": json.dumps(p.changes),
+            "previous": json.dumps(p.previous), "history": json.dumps(p.history, separators=(",", ":")),
+            "reasons": p.reasons, "score": json.dumps(p.score), "created_at": now}
 
 
 def _planned(r: Mapping[str, Any]) -> PlannedWrite:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -76,7 +77,8 @@ class Queue(Database):
             if rows:
                 conn.execute(webhook_events.update().where(webhook_events.c.id.in_([r["id"] for r in rows])).values(
                     status="taken", taken_at=now, taken_by=worker_id))
-        return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"], json.loads(r["payload"])) for r in rows]
+        return [QueuedEvent(r["id"], r["event_id"], r["object_id"], r["kind"], r["occurred_at"],
+                            json.loads(r["payload"])) for r in rows]
 
     def renew_events(self, ids: Sequence[int], worker_id: str, now: int, run_id: int | None = None) -> bool:
         """Extend this worker's lease on its events, and on the writes it planned under them (run

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -66,7 +67,8 @@ class Runs(Database):
 
     def fail_run(self, run_id: int, error: str, now: int) -> None:
         with self._begin() as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(status="failed", finished_at=now, error=error[:2000]))
+            conn.execute(runs.update().where(runs.c.id == run_id)
+                         .values(status="failed", finished_at=now, error=error[:2000]))
 
     def last_run_started(self, kinds: Sequence[str], status: str = "done") -> int | None:
         with self._connect() as conn:
@@ -75,5 +77,6 @@ class Runs(Database):
 
 
 def _run(r: Mapping[str, Any]) -> Run:
-    return Run(r["id"], r["kind"], r["status"], r["started_at"], r["window_from"], r["checkpoint_id"], json.loads(r["counts"] or "{}"))
+    return Run(r["id"], r["kind"], r["status"], r["started_at"], r["window_from"], r["checkpoint_id"],
+               json.loads(r["counts"] or "{}"))
 
