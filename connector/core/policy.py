@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connector.core.properties import LEAD_STATUS, LIFECYCLE_STAGE
 from connector.core.model import LIFECYCLE_RANK, Decision, History
+from connector.core.properties import LEAD_STATUS, LIFECYCLE_STAGE
 from connector.core.rules import DAY, Policy
 from connector.core.scoring import ScoreCard
 from connector.core.values import parse_instant
@@ -141,6 +141,14 @@ def _maybe_recycle(props: Mapping[str, str | None], tally: ScoreCard, history: H
         if when is not None and when >= since:
             return Decision("keep", f"Still an MQL: sales worked it ({name}) since it became one.",
                             path=history.path)
+    # A hand-raise dated after it became an MQL (a new meeting booked, a new demo request) is the
+    # buyer asking again: recycling it then would hand a hot lead back to nurture. The key ends
+    # with the hand-raise's date (connector.core.scoring._hand_raise).
+    raised = parse_instant(tally.hand_raise_key.rpartition("|")[2]) if tally.hand_raise_key else None
+    if raised is not None and raised >= since:
+        return Decision("keep", "Still an MQL: it raised its hand again since it became one "
+                                f"({tally.hand_raise.label}).",  # type: ignore[union-attr]
+                        path=history.path)
     if tally.total >= recycle.below:
         return Decision("keep", f"Still an MQL: total {tally.total} is not below the recycle "
                                 f"threshold {recycle.below:g}.", path=history.path)
