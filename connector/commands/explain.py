@@ -8,7 +8,7 @@ from connector.core import properties as hp
 from connector.core.evaluate import evaluate
 from connector.core.model import Contact, History
 from connector.core.rules import RuleSet
-from connector.errors import HubSpotError
+from connector.errors import HubSpotError, NotFoundError
 from connector.gateway import Gateway
 from connector.store import Store
 from connector.writeback import scoring_inputs
@@ -17,7 +17,12 @@ from connector.writeback import scoring_inputs
 def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str,
                     now: datetime | None = None) -> dict:
     properties = sorted(set(scoring_inputs(rules)) | {"email", "firstname", "lastname"})
-    raw = gateway.get_contact(id_or_email, properties)
+    try:
+        raw = gateway.get_contact(id_or_email, properties)
+    except NotFoundError as exc:
+        kind = "email" if "@" in id_or_email else "id"
+        raise NotFoundError(f"no contact with {kind} {id_or_email} in HubSpot ({exc})", status=exc.status,
+                            category=exc.category, correlation_id=exc.correlation_id) from exc
     cid = str(raw["id"])
     props = raw.get("properties") or {}
     history = History.from_json(store.get_histories([cid]).get(cid))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from connector.sandbox import errors
 from connector.sandbox.portal import (CONTACT_TO, CONTACTS, ENGAGEMENT_TYPES, MAX_ASSOCIATION_IDS,
@@ -50,7 +51,33 @@ class Ctx:
         return values or None
 
     def flag(self, name: str) -> bool:
-        return (self.arg(name) or "false").lower() == "true"
+        """A boolean query parameter (`archived`): absent is false; else exactly `true` or `false`.
+
+        HubSpot's specs type these as OpenAPI booleans, default false, sent form-style, i.e. the
+        words `true` / `false` (`archived` on GET /crm/v3/objects/contacts/{contactId} and the
+        batch read, HubSpot/HubSpot-public-api-spec-collection,
+        PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/contacts.json; docs/hubspot-facts.md, "CRM
+        semantics"). What HubSpot does with any other spelling is only partly known: `archived=1`
+        was not read as true (a 404 for an archived deal, treated as an SDK bug and fixed on the
+        SDK side: https://github.com/HubSpot/hubspot-api-php/issues/98 , pull/99), and a HubSpot SDK
+        maintainer reported Python's `archived=True` working on the owners API
+        (https://github.com/HubSpot/hubspot-api-python/issues/64), which suggests a
+        case-insensitive "true, else false" parse. *unverified*: how HubSpot reads `False`, `True`,
+        `1`, `0` or an empty value on the CRM endpoints today. So the sandbox is stricter than
+        HubSpot is likely to be, on purpose: any other spelling is a 400 `VALIDATION_ERROR` naming
+        the parameter, never a silent guess, so a client can only pass here by sending the spec's
+        spelling, which HubSpot reads correctly under every parse the evidence allows.
+        hubspot-api-client 12.0.0 sends a Python bool given as a query value as `True` / `False`
+        (its `rest.py` url-encodes query values with `str()`): leave it out, or pass the string `"false"`.
+        """
+        value = self.arg(name)
+        if value is None or value == "false":
+            return False
+        if value == "true":
+            return True
+        raise errors.bad_request(
+            f"Invalid value {value!r} for query parameter {name!r}: expected true or false.",
+            context={name: [value]})
 
 
 @dataclass(frozen=True)
@@ -122,7 +149,7 @@ def get_object(ctx: Ctx) -> tuple[int, dict]:
     kind = _object_type(ctx)
     record = ctx.portal.get(kind, _object_id(ctx), ctx.flag("archived"), ctx.arg("idProperty"))
     if record is None:
-        return 404, None
+        raise errors.object_not_found(_object_id(ctx))
     names = ctx.portal.read_names(kind, ctx.names("properties"))
     return 200, ctx.portal.render(record, names, ctx.names("propertiesWithHistory"))
 
@@ -146,7 +173,7 @@ def update_object(ctx: Ctx) -> tuple[int, dict]:
     updated, missing = ctx.portal.update_many(kind, [(_object_id(ctx), body.get("properties"))],
                                               id_property=ctx.arg("idProperty"))
     if missing:
-        return 404, None
+        raise errors.object_not_found(_object_id(ctx))
     return 200, ctx.portal.render(updated[0], _written(ctx.portal, kind, updated[0]))
 
 
@@ -407,7 +434,22 @@ ROUTES = _routes()
 
 
 def match(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
-    """(route, path parameters, whether the path exists under another method)."""
+    """(route, path parameters, whether the path exists under another method).
+
+    `path` is the raw request path, still percent-encoded. Routes match it raw, so an encoded
+    slash (`%2F`) stays inside its segment; then each path parameter is percent-decoded once
+    (UTF-8), as HubSpot does: hubspot-api-client quotes every path parameter with no safe
+    characters (`jane%40example.com`; `safe_chars_for_path_param = ""` in 12.0.0's generated
+    `configuration.py`, quoted in `api_client.py`), and HubSpot finds the contact by that email
+    with `idProperty=email` (https://github.com/HubSpot/hubspot-api-php/issues/500: the PHP
+    SDK's `.../contacts/nonexistent%40email.com?archived=false&idProperty=email` works for an
+    existing email and 404s for a missing one). Decoded once, not until nothing changes, as
+    RFC 3986 percent-encoding means: `%2540` is the literal text `%40` (an email lookup for
+    it finds nothing). `+` in a path is a literal plus, not a space (that rule is for query
+    strings). *unverified*: HubSpot's handling of `%2F` in a path parameter (servers and
+    proxies differ; the sandbox keeps it as a `/` inside the parameter) and of malformed escapes
+    such as `%zz` (kept as they are).
+    """
     path_known = False
     if len(path) > 1:
         path = path.rstrip("/")  # the SDK calls "/crm/v3/owners/"
@@ -415,6 +457,6 @@ def match(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         m = route.pattern.match(path)
         if m:
             if route.method == method:
-                return route, m.groupdict(), True
+                return route, {k: unquote(v, errors="replace") for k, v in m.groupdict().items()}, True
             path_known = True
     return None, {}, path_known

@@ -76,6 +76,29 @@ def not_found(message: str = "resource not found") -> ApiError:
     return ApiError(404, message, "OBJECT_NOT_FOUND")
 
 
+# HubSpot's message for a CRM object it cannot find by the id in the path (the two spaces are
+# HubSpot's): https://github.com/HubSpot/hubspot-api-nodejs/issues/669 quotes the whole body.
+OBJECT_NOT_FOUND_MESSAGE = "Object not found.  objectId are usually numeric."
+
+
+def object_not_found(object_id: str) -> ApiError:
+    """404 for GET/PATCH /crm/v3/objects/{type}/{id} when no such (active) object exists.
+
+    A JSON body, never an empty one: {"status": "error", "message": ..., "correlationId": ...,
+    "context": {"id": [<the id as given, percent-decoded>]}, "category": "OBJECT_NOT_FOUND"}, the
+    body quoted from a live portal in https://github.com/HubSpot/hubspot-api-nodejs/issues/669
+    (a GET by id); the endpoint's `default` answer is the `Error` schema, with `category`,
+    `correlationId` and `message` required and `context` a map of string lists
+    (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/Contacts/Rollouts/424/v3/
+    contacts.json); docs/hubspot-facts.md, "Limits" ("Errors in general"). *unverified*: that
+    the message and `context.id` are the same for a numeric id that does not exist, for an
+    archived one, for a PATCH, and for an email not found with `idProperty=email` (the quoted
+    case is a non-numeric id); the connector must not parse the message.
+    """
+    return ApiError(404, OBJECT_NOT_FOUND_MESSAGE, "OBJECT_NOT_FOUND",
+                    context={"id": [object_id]})
+
+
 def bad_request(message: str, *, errors: list[dict] | None = None,
                 context: dict | None = None) -> ApiError:
     return ApiError(400, message, "VALIDATION_ERROR", errors=errors, context=context)

@@ -106,6 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = exc.status, exc.body()
             self._send(status, body)
             return
+        # url.path is still percent-encoded: routes match it raw and api.match decodes each
+        # path parameter once (an email id arrives as `jane%40example.com`; see api.match).
         route, params, path_known = api.match(self.command, url.path)
         if route is None:
             status = 405 if path_known else 404
