@@ -75,9 +75,10 @@ def decide(props: Mapping[str, str | None], tally: ScoreCard, history: History, 
         elif holds:
             why = (f"Still an MQL: total {tally.total} is within the hysteresis band "
                    f"({policy.hysteresis:g}) below the threshold {policy.mql_threshold:g}.")
-        elif fresh_hand_raise:
-            why = "Still an MQL: hand-raise."
         else:
+            # Below the line: recycled or kept by the rules of _maybe_recycle, which look at the
+            # hand-raise's date, not at whether this run saw it first (that would make the
+            # second run decide otherwise than the first).
             return _maybe_recycle(props, tally, history, policy, now)
         return Decision("keep", why, path=history.path, qualified=True)
 

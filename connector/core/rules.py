@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from connector.core.conditions import Condition
 from connector.core.matcher import Matcher
 from connector.core.model import Reason
+from connector.errors import Problem
 
 DAY = 86400.0
 
@@ -104,6 +105,9 @@ class RuleSet:
     engagement_bands: tuple[float, ...]
     policy: Policy
     contact_properties: frozenset[str]
+    # What is legal but probably not meant (a threshold these rules cannot reach): shown by setup,
+    # sync and doctor; not part of the config's value.
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
     # Condition rules compiled for speed (connector.core.matcher); not part of the config's value.
     fit_matcher: Matcher = _compiled()
     engagement_matcher: Matcher = _compiled()

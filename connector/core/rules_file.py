@@ -166,6 +166,9 @@ class _Parser:
         engagement_bands = self.bands(grade, "engagement", (40.0, 15.0))
 
         policy = self.policy(self.mapping(data.get("policy"), "policy"))
+        warnings: list[Problem] = []
+        if not self.problems and policy is not None:
+            warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
         if self.problems:
             raise ConfigError(self.problems)
         assert policy is not None
@@ -174,7 +177,7 @@ class _Parser:
             hand_raise=sections["hand_raise"], groups=groups, fit_cap=fit_cap,
             engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
             fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
-            contact_properties=_contact_properties(sections, policy),
+            contact_properties=_contact_properties(sections, policy), warnings=tuple(warnings),
         )
 
     def groups(self, data: dict) -> dict[str, Group]:
@@ -189,6 +192,9 @@ class _Parser:
                 self.bad(where, "needs max and/or min: a group without either caps nothing")
             if high is not None and low is not None and low > high:
                 self.bad(f"{where}.min", f"min {low:g} is greater than max {high:g}")
+            if high is not None and high < 0:
+                self.bad(f"{where}.max", f"must be at least 0, got {high:g}: a cap limits what the "
+                                         "group's rules add (a floor on negative points is `min`)")
             label = self.text(spec, "label", where, str(name).replace("_", " ").capitalize())
             groups[str(name)] = Group(str(name), high, low, label)
         return groups
@@ -205,6 +211,35 @@ class _Parser:
             elif len(used[name]) > 1:
                 self.bad(f"groups.{name}", f"mixes rules from {' and '.join(sorted(used[name]))}: "
                                            "a group caps points within one score")
+
+    def check_reachable(self, sections: dict[str, tuple[Rule, ...]], groups: dict[str, Group],
+                        fit_cap: float | None, engagement_cap: float | None, total_cap: float | None,
+                        policy: Policy) -> list[Problem]:
+        """A threshold or fit minimum no contact can reach means nobody qualifies by score, and
+        nothing else would say so. Against the caps (explicit numbers) that is an error; against
+        what the rules add up to (every positive rule at once, a generous bound) a warning."""
+        caps_total = _add(fit_cap, engagement_cap)
+        caps_total = total_cap if caps_total is None else min(caps_total, total_cap or caps_total)
+        if caps_total is not None and policy.mql_threshold > caps_total:
+            self.bad("policy.mql_threshold", f"{policy.mql_threshold:g} is above what the caps allow "
+                                             f"({caps_total:g}): no contact can qualify by score")
+        if fit_cap is not None and policy.fit_minimum > fit_cap:
+            self.bad("policy.fit_minimum", f"{policy.fit_minimum:g} is above caps.fit ({fit_cap:g}): "
+                                           "no contact can qualify by score")
+        fit = _most(sections["fit"], groups, fit_cap)
+        engagement = _most(sections["engagement"], groups, engagement_cap)
+        total = fit + engagement if total_cap is None else min(total_cap, fit + engagement)
+        warnings = []
+        if policy.mql_threshold > total:
+            warnings.append(Problem(f"{self.source}: policy.mql_threshold",
+                                    f"{policy.mql_threshold:g} cannot be reached by these rules: the most a "
+                                    f"contact can score is {total:g} (fit at most {fit:g}, engagement at most "
+                                    f"{engagement:g}); only hand-raises will qualify"))
+        if policy.fit_minimum > fit:
+            warnings.append(Problem(f"{self.source}: policy.fit_minimum",
+                                    f"{policy.fit_minimum:g} cannot be reached by these rules: the most fit a "
+                                    f"contact can have is {fit:g}; nobody will qualify by score"))
+        return warnings
 
     def bands(self, data: dict, key: str, default: tuple[float, ...]) -> tuple[float, ...]:
         if key not in data:
@@ -448,6 +483,27 @@ def _contact_properties(sections: dict[str, tuple[Rule, ...]], policy: Policy) -
     if policy.recycle:
         props.update(policy.recycle.activity_properties)
     return frozenset(props)
+
+
+def _most(rules: tuple[Rule, ...], groups: dict[str, Group], cap: float | None) -> float:
+    """The highest score these rules could give together: every positive rule firing, per-unit
+    rules at their max, group and section caps applied."""
+    by_group: dict[str | None, float] = {}
+    for rule in rules:
+        best = rule.max_points if rule.per_unit is not None else rule.points
+        if best and best > 0:
+            by_group[rule.group] = by_group.get(rule.group, 0.0) + best
+    most = 0.0
+    for name, points in by_group.items():
+        group = groups.get(name) if name else None
+        if group is not None and group.max_points is not None:
+            points = min(points, group.max_points)
+        most += points
+    return most if cap is None else min(cap, most)
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
 
 
 def _kind(value: Any) -> str:
