@@ -51,7 +51,7 @@ SCORING = str(ROOT / "connector" / "defaults" / "scoring.yaml")
 PYTHON = sys.executable
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 BATCH_UPDATE = "POST /crm/v3/objects/contacts/batch/update"
-# The connector's own limiter, set to the tier's documented window (hubspot-facts.md, "Limits").
+# The connector's own limiter, set to the tier's documented window (docs/hubspot-facts.md, "Limits").
 TIER_PER_10S = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190, "unlimited": 1000}
 
 

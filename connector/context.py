@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from connector.commands.setup import check_scopes
+from connector.commands.setup import check_rules, check_scopes, inspect_portal
 from connector.core.rules import RuleSet
 from connector.core.rules_file import load_rules
+from connector.errors import NotSetUpError
 from connector.gateway import Gateway
 from connector.settings import Settings
 from connector.store import Store
+
+log = logging.getLogger("connector")
 
 
 @dataclass
@@ -30,6 +34,16 @@ def build_context(*, require_token: bool = True, settings: Settings | None = Non
     return Context(settings, rules, store, Gateway.from_settings(settings))
 
 
-def preflight(ctx: Context) -> None:
-    """One cheap call that proves the API base answers, the token works and has the scopes."""
+def preflight(ctx: Context, *, require_setup: bool = True) -> None:
+    """Two cheap calls before any write: the token works and has the scopes; the portal's contact
+    properties serve the rules (ConfigError naming file, rule and property) and, unless
+    `require_setup` is off, hold what `connector setup` creates (NotSetUpError)."""
     check_scopes(ctx.gateway, ctx.settings.hubspot_access_token or "")
+    definitions = ctx.gateway.list_contact_properties()
+    check_rules(ctx.rules, definitions)
+    for warning in ctx.rules.warnings:
+        log.warning("%s", warning)
+    portal = inspect_portal(definitions)
+    if require_setup and not portal.ready:
+        raise NotSetUpError(f"the portal is not set up for the connector ({portal.not_ready_because()}): "
+                            "run `connector setup` first; nothing was written")

@@ -1,7 +1,9 @@
 """The connector's exceptions. Callers catch at the level of the decision they make.
 
     ConnectorError
-    ├── ConfigError            bad settings or scoring config: stop before touching HubSpot (exit 2)
+    ├── ConfigError            bad settings or scoring config, or rules the portal cannot serve:
+    │                          stop before any write (exit 2)
+    ├── NotSetUpError          the portal lacks what `connector setup` creates (exit 2)
     ├── StoreError             the state database is unreachable or failed
     └── HubSpotError           any HubSpot answer we could not use (status, category, correlation id)
         ├── AuthError          401: the token is missing, wrong or revoked
@@ -45,6 +47,10 @@ class ConfigError(ConnectorError):
             problems = [Problem("config", problems)]
         self.problems: list[Problem] = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotSetUpError(ConnectorError):
+    """The portal lacks what `connector setup` creates: a sync or worker refuses to start."""
 
 
 class StoreError(ConnectorError):

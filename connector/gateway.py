@@ -6,9 +6,10 @@ errors to the connector's exceptions (connector.errors). Everything else gets pl
 
 Why typed APIs with `_preload_content=False`: the SDK's typed calls give us its urllib3 pool
 (keep-alive, thread-safe) and its paths, but deserialising into models costs about 0.2 ms per
-contact (hubspot-facts.md); taking the raw answer and `json.loads` it is ~4x cheaper and keeps the
-rate-limit headers. The SDK's own urllib3 retries are turned off (`retry=False`): it does not retry
-POST and ends in MaxRetryError (hubspot-facts.md); retrying happens here, once, with tenacity.
+contact (docs/hubspot-facts.md, "The Python SDK"); taking the raw answer and `json.loads` it is
+~4x cheaper and keeps the rate-limit headers. The SDK's own urllib3 retries are turned off
+(`retry=False`): it does not retry POST and ends in MaxRetryError (docs/hubspot-facts.md, "The
+Python SDK"); retrying happens here, once, with tenacity.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Gateway:
 
         self._client = hubspot.Client.create(access_token=access_token, host=api_base.rstrip("/"), retry=False)
         crm = self._client.crm
-        # Each attribute access builds a new ApiClient and pool (hubspot-facts.md): build once.
+        # Each attribute access builds a new ApiClient and pool (docs/hubspot-facts.md, "The Python SDK"): build once.
         self._contacts_basic = crm.contacts.basic_api
         self._contacts_batch = crm.contacts.batch_api
         self._contacts_search = crm.contacts.search_api
@@ -158,7 +159,7 @@ class Gateway:
         """One page of contacts matching all `filters`, sorted by id ascending."""
         body: dict[str, Any] = {
             "filterGroups": [{"filters": list(filters)}] if filters else [],
-            # Search takes `sorts` as given: the object form sorts by id (hubspot-facts.md).
+            # Search takes `sorts` as given: the object form sorts by id (docs/hubspot-facts.md, "The Python SDK").
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "properties": list(properties),
             "limit": limit,
@@ -237,12 +238,18 @@ class Gateway:
         except NotFoundError:
             return None
 
+    def list_contact_properties(self) -> dict[str, dict]:
+        """Every contact property definition of the portal, by name: one call (GET
+        /crm/v3/properties/contacts answers all of them, unpaged)."""
+        data = self._call("properties", lambda **kw: self._properties.get_all("contacts", **kw))
+        return {str(d["name"]): d for d in data.get("results", [])}
+
     def create_property(self, definition: dict) -> dict:
         return self._call("properties",
                           lambda **kw: self._properties.create("contacts", property_create=definition, **kw))
 
     def update_property(self, name: str, changes: dict) -> dict:
-        """PATCH a property. Note: `options` REPLACES the whole option list (hubspot-facts.md)."""
+        """PATCH a property. Note: `options` REPLACES the whole option list (docs/hubspot-facts.md, "CRM semantics")."""
         return self._call("properties",
                           lambda **kw: self._properties.update("contacts", name, property_update=changes, **kw))
 
@@ -310,7 +317,7 @@ class Gateway:
 
     def _send_once(self, kind: str, send: Callable[..., Any]) -> Any:
         if self._daily_blocked_until is not None and self._clock() < self._daily_blocked_until:
-            # The day's budget is spent: no request may burn it further (hubspot-facts.md).
+            # The day's budget is spent: no request may burn it further (docs/hubspot-facts.md, "Limits").
             raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset",
                                   policy="DAILY", status=429)
         window = self.search_window if kind == "search" else self.window

@@ -1,4 +1,5 @@
-"""`connector doctor`: is this deployment ready? One clear line per check; exit 0 only if all pass.
+"""`connector doctor`: is this deployment ready? One clear line per check; exit 0 only if all pass,
+2 when the configuration itself is wrong (settings, scoring config, rules vs portal), else 1.
 
 Checks, in order (each a `Check(name, ok, detail)`):
   settings        the key settings, secrets masked; the token and client secret are set
@@ -7,6 +8,8 @@ Checks, in order (each a `Check(name, ok, detail)`):
   scopes          the token has every scope in connector.commands.setup.REQUIRED_SCOPES (names the missing)
   properties      the connector's properties exist with the right types (names the missing)
   MQL option      hs_lead_status has the MQL option
+  rules vs portal every property the rules read exists with a type and options the rule can use
+                  (a threshold the rules cannot reach is shown as a warning)
   rate limit      daily API usage from X-HubSpot-RateLimit-Daily/-Daily-Remaining, learned by the
                   gateway on the calls above; fails under 10 % left; "unknown" (ok) without headers
   store           the state store answers and its schema is current (else: `connector migrate`)
@@ -49,9 +52,19 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
 
 
+# Checks whose failure means the configuration itself is wrong: the other commands would refuse
+# to start with exit 2, and so does doctor.
+CONFIG_CHECKS = frozenset({"settings", "scoring config", "rules vs portal"})
+
+
 def doctor_exit_code(checks: Sequence[Check]) -> int:
-    """0 when every check passed, else 1."""
-    return 0 if checks and all(c.ok for c in checks) else 1
+    """0 when every check passed; 2 when a configuration check failed (settings, scoring config,
+    rules vs portal: what makes the other commands exit 2); else 1."""
+    if not checks:
+        return 1
+    if any(not c.ok and c.name in CONFIG_CHECKS for c in checks):
+        return 2
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def run_doctor(settings: Settings, *, http_get: HttpGet | None = None) -> list[Check]:
@@ -94,7 +107,7 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
     from connector.commands.setup import REQUIRED_SCOPES, missing_scopes
     from connector.gateway import Gateway
 
-    names = ("token", "scopes", "properties", "MQL option", "rate limit")
+    names = ("token", "scopes", "properties", "MQL option", "rules vs portal", "rate limit")
     if not settings.hubspot_access_token:
         return [Check(n, False, "not checked: HUBSPOT_ACCESS_TOKEN is not set") for n in names]
     gateway = Gateway.from_settings(settings)
@@ -123,19 +136,21 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
             note = f"; optional {', '.join(optional)} not granted" if optional else ""
             checks.append(Check("scopes", True, f"all {len(REQUIRED_SCOPES)} required scopes granted{note}"))
 
-    checks += _property_checks(gateway)
+    checks += _property_checks(gateway, settings)
     checks.append(daily_headroom_check(gateway.daily_remaining, gateway.daily_limit))
     return checks
 
 
-def _property_checks(gateway) -> list[Check]:
+def _property_checks(gateway, settings: Settings) -> list[Check]:
     from connector.commands.setup import inspect_portal
 
     try:
-        portal = inspect_portal(gateway)
+        definitions = gateway.list_contact_properties()
     except (HubSpotError, ConnectorError) as exc:
         return [Check("properties", False, _hubspot_failure(exc)),
-                Check("MQL option", False, "not checked: reading properties failed")]
+                Check("MQL option", False, "not checked: reading properties failed"),
+                Check("rules vs portal", False, "not checked: reading properties failed")]
+    portal = inspect_portal(definitions)
     if portal.missing or portal.wrong_type:
         parts = ([f"missing {', '.join(d['name'] for d in portal.missing)}"] if portal.missing else []) + [
             f"{d['name']} is {found}, expected {d['type']}" for d, found in portal.wrong_type]
@@ -149,7 +164,24 @@ def _property_checks(gateway) -> list[Check]:
         mql = Check("MQL option", True, f"{hp.LEAD_STATUS} has the {hp.MQL_STATUS} option")
     else:
         mql = Check("MQL option", False, f"{hp.LEAD_STATUS} has no {hp.MQL_STATUS} option (run `connector setup`)")
-    return [props, mql]
+    return [props, mql, _rules_vs_portal_check(settings, definitions)]
+
+
+def _rules_vs_portal_check(settings: Settings, definitions: dict[str, dict]) -> Check:
+    from connector.core.portal_check import check_rules_against_portal
+    from connector.core.rules_file import load_rules
+
+    try:
+        rules = load_rules(settings.scoring_config)
+    except ConfigError:
+        return Check("rules vs portal", False, "not checked: the scoring config does not load")
+    problems = check_rules_against_portal(rules, definitions)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        return Check("rules vs portal", False, "; ".join(str(p) for p in problems[:3]) + more)
+    warned = f"; warning: {rules.warnings[0]}" if rules.warnings else ""
+    return Check("rules vs portal", True,
+                 f"every rule's property exists in the portal with a fitting type and options{warned}")
 
 
 def daily_headroom_check(remaining: int | None, limit: int | None) -> Check:

@@ -8,11 +8,13 @@ lists the webhook subscriptions the rules need.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from connector.core import properties as hp
+from connector.core.portal_check import check_rules_against_portal
 from connector.core.rules import RuleSet
-from connector.errors import ScopeError, ValidationError
+from connector.errors import ConfigError, ScopeError, ValidationError
 from connector.gateway import Gateway
 from connector.store import Store
 
@@ -67,18 +69,42 @@ class PortalState:
         return any(o.get("value") == hp.MQL_STATUS for o in (self.lead_status or {}).get("options") or [])
 
 
-def inspect_portal(gateway: Gateway) -> PortalState:
-    state = PortalState([], [], [], None)
+    @property
+    def ready(self) -> bool:
+        """Everything `connector setup` makes is there: a sync may write."""
+        return not self.missing and not self.wrong_type and self.has_mql_option
+
+    def not_ready_because(self) -> str:
+        parts = [f"missing properties {', '.join(d['name'] for d in self.missing)}"] if self.missing else []
+        parts += [f"{d['name']} has type {found}, expected {d['type']}" for d, found in self.wrong_type]
+        if self.lead_status is None:
+            parts.append(f"the portal has no {hp.LEAD_STATUS} property")
+        elif not self.has_mql_option:
+            parts.append(f"{hp.LEAD_STATUS} has no {hp.MQL_STATUS} option")
+        return "; ".join(parts)
+
+
+def inspect_portal(definitions: Mapping[str, dict]) -> PortalState:
+    """Hold the portal's contact property definitions (Gateway.list_contact_properties, one call)
+    against what the connector needs."""
+    state = PortalState([], [], [], definitions.get(hp.LEAD_STATUS))
     for definition in hp.PROPERTY_DEFINITIONS:
-        existing = gateway.get_property(definition["name"])
+        existing = definitions.get(definition["name"])
         if existing is None:
             state.missing.append(definition)
         elif existing.get("type") != definition["type"]:
             state.wrong_type.append((definition, str(existing.get("type"))))
         else:
             state.present.append(definition["name"])
-    state.lead_status = gateway.get_property(hp.LEAD_STATUS)
     return state
+
+
+def check_rules(rules: RuleSet, definitions: Mapping[str, dict]) -> None:
+    """Refuse rules the portal cannot serve (a property it lacks, a value that is not an option):
+    ConfigError naming file, rule and property, before anything is written."""
+    problems = check_rules_against_portal(rules, definitions)
+    if problems:
+        raise ConfigError(problems)
 
 
 def check_scopes(gateway: Gateway, token: str) -> list[str]:
@@ -98,6 +124,9 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
     for scope in check_scopes(gateway, token):
         report.warnings.append(f"optional scope {scope} not granted: cannot {OPTIONAL_SCOPES[scope]}")
     verb = "would create" if dry_run else "created"
+    definitions = gateway.list_contact_properties()
+    check_rules(rules, definitions)  # before the first write: a misspelt property changes nothing
+    report.warnings += [str(w) for w in rules.warnings]
 
     if gateway.get_group(hp.GROUP_NAME) is None:
         if not dry_run:
@@ -106,7 +135,7 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
     else:
         report.already.append(f"property group {hp.GROUP_NAME}")
 
-    portal = inspect_portal(gateway)
+    portal = inspect_portal(definitions)
     for definition in portal.missing:
         if not dry_run:
             _create_once(functools.partial(gateway.create_property, definition))
@@ -121,7 +150,7 @@ def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str,
     elif portal.has_mql_option:
         report.already.append(f"hs_lead_status option {hp.MQL_STATUS}")
     else:
-        # PATCH with `options` REPLACES the list (hubspot-facts.md): send every existing option.
+        # PATCH with `options` REPLACES the list (docs/hubspot-facts.md, "CRM semantics"): send every existing option.
         options = list(portal.lead_status.get("options") or [])
         order = max([int(o.get("displayOrder", 0) or 0) for o in options] + [-1]) + 1
         new_options = [_option(o) for o in options] + [dict(hp.MQL_OPTION, displayOrder=order)]

@@ -21,8 +21,9 @@ from connector.core.rules import DAY, Policy
 from connector.core.scoring import ScoreCard
 from connector.core.values import parse_instant
 
-# Search results lag writes by "a few moments" (hubspot-facts.md): right after a write, a stale
-# read must not pass for a person's change. Within this window a mismatch means "wait".
+# Search results lag writes by "a few moments" (docs/hubspot-facts.md, "CRM semantics"; unverified):
+# right after a write, a stale read must not pass for a person's change. Within this window a
+# mismatch means "wait".
 SETTLE_SECONDS = 600.0
 
 

@@ -106,7 +106,7 @@ class Queue(Database):
 
     def purge_done_events(self, older_than: int) -> int:
         """Drop handled events received before `older_than`; kept until then to catch redeliveries
-        (HubSpot retries for about a day, per hubspot-facts.md)."""
+        (HubSpot retries for about a day, per docs/hubspot-facts.md, "Webhooks")."""
         with self._begin() as conn:
             return conn.execute(webhook_events.delete().where(
                 webhook_events.c.status == "done", webhook_events.c.received_at < older_than)).rowcount
