@@ -51,7 +51,8 @@ class RunSummary(RunCounts):
         return (f"sync done kind={self.kind}{' dry-run' if self.dry_run else ''} pulled={self.pulled} "
                 f"scored={self.scored} changed={self.changed} written={self.written} failed={self.failed} "
                 f"new_mqls={self.mql_new} requests={self.requests} 429s={self.rate_limited} "
-                f"retries={self.retries} took={self.took_s:.1f}s")
+                f"retries={self.retries} took={self.took_s:.1f}s"
+                + (f" rebuilt={self.rebuilt}" if self.rebuilt else ""))
 
     def as_dict(self) -> dict:
         data = self.reported()
@@ -107,6 +108,9 @@ class SyncJob:
             # A --limit trial is not a sync of the portal: it moves no cursor and fills no schedule slot.
             self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None,
                                   status="done" if complete else "trial", cursors_too=echo)
+        if tally.rebuilt:
+            log.warning("the store had no (or an older) state for %d contacts that HubSpot keeps the connector's "
+                        "state for (%s): rebuilt from HubSpot, nothing rewritten because of it", tally.rebuilt, hp.STATE)
         used = self.gateway.counters.since(counters_before)
         counts = tally.reported() | {"written": tally.written + recovery.written,
                                      "failed": tally.failed + recovery.failed, "by_path": dict(tally.by_path)}

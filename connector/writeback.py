@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from connector.core import properties as hp
+from connector.core import state
 from connector.core.evaluate import evaluate, reasons_text
 from connector.core.model import Contact, Evaluation, History
 from connector.core.rules import RuleSet
@@ -45,6 +46,7 @@ class RunCounts:
 
     pulled: int = 0
     scored: int = 0
+    rebuilt: int = 0  # contacts whose history came from HubSpot's copy (the store had none, or older)
     changed: int = 0
     written: int = 0
     failed: int = 0
@@ -90,12 +92,19 @@ class WritePath:
         for raw in contacts:
             cid = str(raw["id"])
             props = raw.get("properties") or {}
-            result = evaluate(Contact(cid, props), History.from_json(stored.get(cid)), self.rules, now)
+            history, rebuilt = known_history(stored.get(cid), props)
+            result = evaluate(Contact(cid, props), history, self.rules, now)
             tally.pulled += 1
             tally.scored += 1
+            tally.rebuilt += rebuilt
             if on_contact is not None:
                 on_contact(props)
             changes = dict(result.changes)
+            # The connector's state rides along with every write, and alone when what it has
+            # counted changed: HubSpot keeps what the store would (connector/core/state.py).
+            kept = state.wanted(props.get(hp.STATE), result.history, writing=bool(changes))
+            if kept is not None:
+                changes[hp.STATE] = kept
             if not changes:
                 unchanged[cid] = result.history.to_json()
                 continue
@@ -192,6 +201,19 @@ class WritePath:
                                     if w.contact_id not in current], now)
         skip = landed_ids | {w.contact_id for w in overtaken}
         return [w for w in planned if w.contact_id in current and w.contact_id not in skip]
+
+
+def known_history(stored: dict | None, props: Mapping[str, str | None]) -> tuple[History, bool]:
+    """The contact's History: the store's, unless the copy HubSpot keeps (lsc_state) is newer or
+    the store has none (an empty, lost or restored store). True when HubSpot's copy was used."""
+    kept = state.from_properties(props, hp.STATE)
+    if stored is not None:
+        local = History.from_json(stored)
+        if kept is None or (kept.at or 0) <= (local.at or 0):
+            return local, False
+    if kept is not None:
+        return kept, True
+    return History.empty(), False
 
 
 def scoring_inputs(rules: RuleSet) -> list[str]:

@@ -26,6 +26,7 @@ REASONS = "lsc_reasons"
 PATH = "lsc_qualification_path"
 MQL_DATE = "lsc_mql_date"
 LAST_SCORED = "lsc_last_scored"
+STATE = "lsc_state"  # the connector's own state for the contact (connector/core/state.py)
 
 PATH_OPTIONS = ("score", "hand_raise", "manual", "none")
 
@@ -51,6 +52,11 @@ PROPERTY_DEFINITIONS: list[dict] = [
      "description": "When the connector made the contact an MQL."},
     {"name": LAST_SCORED, "label": "Last updated by lead scoring", "type": "datetime",
      "fieldType": "date", "description": "When the connector last wrote to this contact (any of its properties)."},
+    # Not for people: hidden from forms, read only in HubSpot's UI where the portal allows it.
+    {"name": STATE, "label": "Lead scoring state (do not edit)", "type": "string", "fieldType": "textarea",
+     "formField": False,
+     "description": "The connector's memory of this contact (what it wrote, counted engagement, "
+                    "qualification), so its local store can be rebuilt. Written by the connector."},
 ]
 for _definition in PROPERTY_DEFINITIONS:
     _definition["groupName"] = GROUP_NAME

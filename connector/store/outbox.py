@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connector.core.properties import STATE
 from connector.store.database import Database, _chunks
 from connector.store.schema import audit, contact_state, outbox, runs, score_history, write_failures
 
@@ -109,6 +110,7 @@ class Outbox(Database):
                 {"run_id": w.run_id, "contact_id": w.contact_id, "property": prop, "old_value": w.previous.get(prop),
                  "new_value": value, "reasons": w.reasons, "at": now}
                 for w in written for prop, value in w.changes.items()
+                if prop != STATE  # the History itself, kept just above: not a change anyone reads
             ]
             if audit_rows:
                 conn.execute(audit.insert(), audit_rows)
