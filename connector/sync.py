@@ -109,8 +109,8 @@ class SyncJob:
             self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=CURSOR if complete else None,
                                   status="done" if complete else "trial", cursors_too=echo)
         if tally.rebuilt:
-            log.warning("the store had no (or an older) state for %d contacts that HubSpot keeps the connector's "
-                        "state for (%s): rebuilt from HubSpot, nothing rewritten because of it", tally.rebuilt, hp.STATE)
+            log.warning("the store had no (or an older) state for %d contacts whose state HubSpot keeps (%s): "
+                        "rebuilt from HubSpot, nothing rewritten because of it", tally.rebuilt, hp.STATE)
         used = self.gateway.counters.since(counters_before)
         counts = tally.reported() | {"written": tally.written + recovery.written,
                                      "failed": tally.failed + recovery.failed, "by_path": dict(tally.by_path)}

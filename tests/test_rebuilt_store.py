@@ -78,7 +78,7 @@ def test_given_decay_and_new_engagement_when_one_portal_keeps_its_store_and_its_
         twins.append((sb, gateway, store))
     try:
         clock = FakeClock(T0)
-        for sb, gateway, store in twins:
+        for _, gateway, store in twins:
             sync(gateway, store, rules, clock)
         assert portal_state(twins[0][0]) == portal_state(twins[1][0])
         clock.advance(20 * DAY)
