@@ -12,13 +12,14 @@ Checks, in order (each a `Check(name, ok, detail)`):
                   (a threshold the rules cannot reach is shown as a warning)
   rate limit      daily API usage from X-HubSpot-RateLimit-Daily/-Daily-Remaining, learned by the
                   gateway on the calls above; fails under 10 % left; "unknown" (ok) without headers
-  store           the state store answers and its schema is current (else: `connector migrate`)
+  store           the state store answers and its schema is current (else: `connector migrate`);
+                  a SQLite file that does not exist is reported, not created
+  store vs portal an empty store beside a portal that holds the connector's state (lsc_state)
   webhook URL     GET <origin of WEBHOOK_PUBLIC_URL>/healthz answers 200 within 5 s. Unset: ok,
                   "not set (webhooks disabled)": a deployment may run on scheduled syncs alone.
 
 When the token check fails, the checks that need HubSpot fail as "not checked" rather than
-repeating the same error. Doctor changes nothing in HubSpot; on SQLite it may create the empty
-database file (then says: run `connector migrate`).
+repeating the same error. Doctor changes nothing, in HubSpot or locally.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from connector.core import properties as hp
@@ -70,8 +72,12 @@ def doctor_exit_code(checks: Sequence[Check]) -> int:
 def run_doctor(settings: Settings, *, http_get: HttpGet | None = None) -> list[Check]:
     """Run every check against the deployment `settings` describe. Never raises ConnectorError."""
     checks = [_settings_check(settings), _scoring_check(settings)]
-    checks += _hubspot_checks(settings)
-    checks.append(_store_check(settings))
+    hubspot = _hubspot_checks(settings)
+    checks += hubspot
+    store = _store_check(settings)
+    checks.append(store)
+    token_ok = bool(hubspot) and hubspot[0].ok
+    checks.append(_store_vs_portal_check(settings, store.ok, token_ok))
     checks.append(_webhook_check(settings, http_get or default_http_get))
     return checks
 
@@ -201,9 +207,14 @@ def _store_check(settings: Settings) -> Check:
     from connector.store import SCHEMA_VERSION, Store
 
     shown = settings.redacted()["DATABASE_URL"]
+    path = sqlite_path(settings)
+    if path is not None and not path.exists():
+        # Opening it would create an empty database: doctor changes nothing.
+        return Check("store", False, f"{path.resolve()} does not exist (DATABASE_URL={shown}): run "
+                     "`connector migrate`, or point DATABASE_URL at the store the connector uses")
     store = None
     try:
-        store = Store.from_settings(settings)
+        store = Store(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
         store.ping()
         version = store.schema_version()
     except (ConnectorError, OSError) as exc:
@@ -215,6 +226,47 @@ def _store_check(settings: Settings) -> Check:
         return Check("store", False, f"{shown} answers but its schema is at version {version}, "
                      f"expected {SCHEMA_VERSION}: run `connector migrate`")
     return Check("store", True, f"{shown} answers, schema version {version}")
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite file DATABASE_URL names (None for another database or an in-memory one)."""
+    url = settings.sqlalchemy_url
+    if not url.startswith("sqlite:///") or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    return Path(url[len("sqlite:///"):].split("?", 1)[0])
+
+
+def _store_vs_portal_check(settings: Settings, store_ok: bool, token_ok: bool) -> Check:
+    """An empty store beside a portal the connector has scored: usually DATABASE_URL points at the
+    wrong place (a new file, an ephemeral disk). Harmless (the next sync rebuilds it from HubSpot's
+    lsc_state and rewrites nothing) but worth knowing before going live."""
+    from connector.gateway import Gateway
+    from connector.store import Store
+
+    if not store_ok:
+        return Check("store vs portal", False, "not checked: the store check failed")
+    if not token_ok:
+        return Check("store vs portal", False, "not checked: the token check failed")
+    store = Store(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    try:
+        known = store.count_rows("contact_state")
+    except ConnectorError as exc:
+        return Check("store vs portal", False, str(exc))
+    finally:
+        store.dispose()
+    if known:
+        return Check("store vs portal", True, f"the store knows {known:,} contacts")
+    try:
+        page = Gateway.from_settings(settings).search_contacts(
+            properties=["hs_object_id"], filters=[{"propertyName": hp.STATE, "operator": "HAS_PROPERTY"}], limit=1)
+    except (HubSpotError, ConnectorError) as exc:
+        return Check("store vs portal", False, _hubspot_failure(exc))
+    if not page.total:
+        return Check("store vs portal", True, "the store is empty and no contact holds the connector's state yet "
+                     "(a first sync)")
+    return Check("store vs portal", False, f"the store is empty but HubSpot holds the connector's state for "
+                 f"{page.total:,} contacts: is DATABASE_URL the store the connector uses? (The next sync "
+                 "rebuilds it from HubSpot and rewrites nothing.)")
 
 
 def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:
