@@ -1,23 +1,23 @@
 """Fixtures for the connector's tests: a sandbox portal, a real store (SQLite, and PostgreSQL when
-DATABASE_TEST_URL is set, as CI does), settings and a connector context pointed at the sandbox."""
+DATABASE_TEST_URL is set, as CI does), settings and a connector context pointed at the sandbox, and
+a fake clock. What is shared but not a fixture is in tests/support."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from connector.context import Context
-from connector.gateway import Gateway
 from connector.core.rules_file import load_rules
+from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.settings import Settings
 from connector.store import Store
 from connector.store.schema import metadata
+from tests.support.clock import FakeClock
+from tests.support.paths import SCORING
 
-ROOT = Path(__file__).resolve().parent.parent
-SCORING = str(ROOT / "connector" / "defaults" / "scoring.yaml")
 PG_URL = os.environ.get("DATABASE_TEST_URL")
 
 _STORE_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -63,3 +63,9 @@ def settings(sandbox, database_url) -> Settings:
 @pytest.fixture
 def ctx(settings, store) -> Context:
     return Context(settings, load_rules(settings.scoring_config), store, Gateway.from_settings(settings))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock at tests.support.clock.T0 that moves only when the test advances it."""
+    return FakeClock()

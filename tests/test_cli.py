@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from connector.core import properties as hp
 from connector.cli import main
+from connector.core import properties as hp
 from connector.sandbox import Sandbox, SandboxConfig
-from tests.conftest import SCORING
-from tests.helpers import calls, sandbox_stats, writes
+from tests.support.paths import SCORING
+from tests.support.sandbox import calls, sandbox_stats, writes
 
 
 @pytest.fixture
@@ -40,7 +40,8 @@ def test_given_bad_token_when_sync_then_exit_2_with_one_line_and_no_write(env, s
 
 
 def test_given_token_missing_a_scope_when_sync_then_exit_2_naming_the_scope_and_no_write(env, capsys):
-    cfg = SandboxConfig(contacts=20, tier="unlimited", tokens={"pat-ro": frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read"})})
+    cfg = SandboxConfig(contacts=20, tier="unlimited",
+                        tokens={"pat-ro": frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read"})})
     with Sandbox(cfg) as sb:
         env.setenv("HUBSPOT_API_BASE", sb.base_url)
         env.setenv("HUBSPOT_ACCESS_TOKEN", "pat-ro")
@@ -108,7 +109,8 @@ def test_given_setup_done_when_doctor_then_every_check_passes_and_exit_0(env, sa
 
 def test_given_token_without_a_scope_when_doctor_then_exit_1_naming_it(env, capsys):
     cfg = SandboxConfig(contacts=20, tier="unlimited", tokens={
-        "pat-nowrite": frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read", "crm.schemas.contacts.write"})})
+        "pat-nowrite": frozenset({"crm.objects.contacts.read", "crm.schemas.contacts.read",
+                                  "crm.schemas.contacts.write"})})
     with Sandbox(cfg) as sb:
         env.setenv("HUBSPOT_API_BASE", sb.base_url)
         env.setenv("HUBSPOT_ACCESS_TOKEN", "pat-nowrite")

@@ -3,7 +3,7 @@
 Events are the sandbox's own: what its portal publishes on each change is turned into HubSpot's
 payloads by the sandbox's webhook code (for the subscriptions `connector setup` declares), parsed by
 the web endpoint's parser and enqueued exactly as `POST /webhooks/hubspot` does. Only the HTTP hop
-is left out here (tests/test_webhooks_e2e.py covers it).
+is left out here (tests/webhooks/test_webhooks_e2e.py covers it).
 """
 
 from __future__ import annotations
@@ -17,17 +17,28 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from connector.core import properties as hp
+from connector.commands.setup import run_setup, webhook_subscriptions
 from connector.consumer import WebhookConsumer
+from connector.core import properties as hp
 from connector.gateway import Gateway
 from connector.sandbox.webhooks import Subscription, WebhookSender
-from connector.commands.setup import run_setup, webhook_subscriptions
 from connector.store import EnqueueResult, Store
 from connector.store.schema import audit, contact_state, outbox, score_history, webhook_events, write_failures
 from connector.sync import SyncJob
 from connector.webhooks.events import parse_delivery
 from connector.writeback import RunCounts, WritePath
-from tests.helpers import DiesAfterWrites, portal_state, reset, sandbox_stats, writes
+from tests.support.clock import FakeClock
+from tests.support.sandbox import (
+    DiesAfterWrites,
+    activity,
+    demo_request,
+    hand_raise_candidates,
+    portal_state,
+    post_json,
+    reset,
+    sandbox_stats,
+    writes,
+)
 
 BATCH_READ = "POST /crm/v3/objects/contacts/batch/read"
 LEASE_MS = 30_000
@@ -89,30 +100,9 @@ class Hooks:
                            and e.get("changeSource") == "INTEGRATION")
 
 
-class Clock:
-    """Real time plus an offset the test moves (lease expiry without waiting 30 s)."""
-
-    def __init__(self, offset_s: float = 0.0):
-        self.offset_s = offset_s
-
-    def __call__(self) -> float:
-        return time.time() + self.offset_s
-
-
-def _post(sandbox, path: str, body) -> dict:
-    req = urllib.request.Request(sandbox.base_url + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "Authorization": "Bearer pat-sandbox"})
-    with urllib.request.urlopen(req) as r:
-        data = r.read()
-    return json.loads(data) if data else {}
-
-
-def activity(sandbox, items: list[dict]) -> dict:
-    return _post(sandbox, "/_sandbox/activity", items)
-
-
-def demo_request(contact_id: str) -> dict:
-    return {"contactId": contact_id, "type": "form_submission", "formName": "Demo request"}
+def clock_in(seconds: float = 0.0) -> FakeClock:
+    """A fake clock standing `seconds` after the real now (lease expiry without waiting 30 s)."""
+    return FakeClock(time.time() + seconds)
 
 
 def batch_reads(sandbox) -> int:
@@ -121,7 +111,8 @@ def batch_reads(sandbox) -> int:
 
 def rows_for(store: Store, contact_id: str) -> dict[str, int]:
     with store.engine.connect() as conn:
-        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.contact_id == contact_id)).scalar_one()
+        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)
+                                     .where(t.c.contact_id == contact_id)).scalar_one()
                 for t in (contact_state, outbox, audit, score_history, write_failures)}
 
 
@@ -133,7 +124,8 @@ def audit_count(store: Store, contact_id: str, prop: str = hp.LEAD_STATUS) -> in
 
 def queue_status(store: Store) -> Counter:
     with store.engine.connect() as conn:
-        return Counter(dict(conn.execute(sa.select(webhook_events.c.status, sa.func.count()).group_by(webhook_events.c.status)).all()))
+        return Counter(dict(conn.execute(sa.select(webhook_events.c.status, sa.func.count())
+                                         .group_by(webhook_events.c.status)).all()))
 
 
 def drain(consumer: WebhookConsumer, rounds: int = 20) -> list:
@@ -153,18 +145,6 @@ def synced(ctx, sandbox) -> Hooks:
     hooks = Hooks(sandbox, ctx.rules)
     reset(sandbox)
     return hooks
-
-
-def hand_raise_candidates(sandbox) -> list[str]:
-    """Contacts a demo request would make MQLs: not MQL, not sales-owned, no demo request yet."""
-    contacts = sandbox.portal.store("contacts")
-    out = []
-    for cid in contacts.order:
-        p = contacts.records[str(cid)].properties
-        if (p.get(hp.LEAD_STATUS) or "") in ("", "NEW", "OPEN") and p.get(hp.LIFECYCLE_STAGE) in ("subscriber", "lead") \
-                and "demo request" not in (p.get("recent_conversion_event_name") or "").lower():
-            out.append(str(cid))
-    return out
 
 
 def consumer_for(ctx, gateway: Gateway | None = None, **kw) -> WebhookConsumer:
@@ -192,7 +172,8 @@ def test_given_a_contact_made_a_demo_request_when_its_events_are_consumed_then_i
     assert queue_status(ctx.store) == Counter(done=len(payloads))
 
 
-def test_given_events_redelivered_with_a_higher_attempt_number_when_consumed_then_queued_once_and_written_once(ctx, sandbox):
+def test_given_events_redelivered_with_a_higher_attempt_number_when_consumed_then_queued_once_and_written_once(
+        ctx, sandbox):
     hooks = synced(ctx, sandbox)
     target = hand_raise_candidates(sandbox)[0]
     activity(sandbox, [demo_request(target)])
@@ -227,7 +208,8 @@ def test_given_ten_events_for_one_contact_when_consumed_then_one_batch_read_and_
 
 
 @pytest.mark.parametrize("how", ["deletion", "privacyDeletion"])
-def test_given_a_scored_contact_is_deleted_when_its_event_is_consumed_then_the_store_keeps_nothing_about_it(ctx, sandbox, how):
+def test_given_a_scored_contact_is_deleted_when_its_event_is_consumed_then_the_store_keeps_nothing_about_it(
+        ctx, sandbox, how):
     hooks = synced(ctx, sandbox)
     state = portal_state(sandbox)
     target = next(cid for cid, v in state.items() if v[hp.LEAD_STATUS] == hp.MQL_STATUS)
@@ -240,7 +222,7 @@ def test_given_a_scored_contact_is_deleted_when_its_event_is_consumed_then_the_s
                                      headers={"Authorization": "Bearer pat-sandbox"})
         urllib.request.urlopen(req).read()
     else:
-        _post(sandbox, f"/_sandbox/contacts/{target}/privacy-delete", {})
+        post_json(sandbox, f"/_sandbox/contacts/{target}/privacy-delete", {})
     payloads, _ = hooks.deliver(ctx.store)
     kinds = {p["subscriptionType"] for p in payloads}
     assert ("contact.privacyDeletion" in kinds) == (how == "privacyDeletion") and "contact.deletion" in kinds
@@ -256,7 +238,7 @@ def _merge_and_check(ctx, sandbox, hooks, survivor: str, merged: str) -> None:
     before_s, before_m = rows_for(ctx.store, survivor), rows_for(ctx.store, merged)
     assert before_s["audit"] > 0 and before_m["audit"] > 0 and before_m["score_history"] > 0
     reset(sandbox)
-    _post(sandbox, "/crm/v3/objects/contacts/merge", {"primaryObjectId": survivor, "objectIdToMerge": merged})
+    post_json(sandbox, "/crm/v3/objects/contacts/merge", {"primaryObjectId": survivor, "objectIdToMerge": merged})
     payloads, _ = hooks.deliver(ctx.store)
     assert any(p["subscriptionType"] == "contact.merge" for p in payloads)
 
@@ -274,7 +256,8 @@ def _merge_and_check(ctx, sandbox, hooks, survivor: str, merged: str) -> None:
     assert planned == []
 
 
-def test_given_two_contacts_scored_by_different_runs_when_merged_then_the_survivor_has_both_histories_and_is_rescored(ctx, sandbox):
+def test_given_two_contacts_scored_by_different_runs_when_merged_then_the_survivor_has_both_histories_and_is_rescored(
+        ctx, sandbox):
     run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
     hooks = Hooks(sandbox, ctx.rules)
     survivor, merged = hand_raise_candidates(sandbox)[:2]
@@ -286,7 +269,8 @@ def test_given_two_contacts_scored_by_different_runs_when_merged_then_the_surviv
     _merge_and_check(ctx, sandbox, hooks, survivor, merged)
 
 
-def test_given_two_contacts_scored_by_the_same_sync_when_merged_then_the_survivor_has_both_histories_and_is_rescored(ctx, sandbox):
+def test_given_two_contacts_scored_by_the_same_sync_when_merged_then_the_survivor_has_both_histories_and_is_rescored(
+        ctx, sandbox):
     hooks = synced(ctx, sandbox)
     survivor, merged = hand_raise_candidates(sandbox)[:2]
     _merge_and_check(ctx, sandbox, hooks, survivor, merged)
@@ -321,7 +305,7 @@ def _crash_setup(ctx, sandbox, settings, *, read_s: float):
     assert sorted(str(p["objectId"]) for p in payloads) == sorted(ids)
     assert hooks.enqueue(ctx.store, payloads).accepted == len(ids) == 400
     reset(sandbox)
-    clock = Clock()
+    clock = clock_in()
     dying = DiesAfterWrites("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000,
                              die_after=2, clock=clock, read_s=read_s)
     with pytest.raises(SystemExit):
@@ -340,26 +324,29 @@ def _assert_recovered(ctx, sandbox, hooks, ids):
     assert max(per_contact.values()) == 1, f"written twice: {sorted(c for c, n in per_contact.items() if n > 1)[:10]}"
     assert writes(sandbox) == 4  # 400 contacts, 100 per batch update, none twice
     with ctx.store.engine.connect() as conn:
-        audited = Counter(r[0] for r in conn.execute(sa.select(audit.c.contact_id).where(audit.c.property == hp.LAST_SCORED)))
+        audited = Counter(r[0] for r in conn.execute(
+            sa.select(audit.c.contact_id).where(audit.c.property == hp.LAST_SCORED)))
     assert audited == Counter(dict.fromkeys(ids, 1))
 
 
-def test_given_a_worker_killed_mid_batch_when_another_takes_over_after_the_lease_then_nothing_is_lost_or_written_twice(ctx, sandbox, settings):
+def test_given_a_worker_killed_mid_batch_when_another_takes_over_after_the_lease_then_nothing_is_lost_or_written_twice(
+        ctx, sandbox, settings):
     hooks, ids, clock = _crash_setup(ctx, sandbox, settings, read_s=0.0)
     # Within the lease the events stay the dead worker's: nothing is taken, nothing written.
     assert consumer_for(ctx, worker_id="live:2").run_once().events == 0
     assert writes(sandbox) == 2
-    later = consumer_for(ctx, clock=Clock(LEASE_MS / 1000 + 1), worker_id="live:2")
+    later = consumer_for(ctx, clock=clock_in(LEASE_MS / 1000 + 1), worker_id="live:2")
     results = drain(later)
     assert sum(r.events for r in results) == 400
     _assert_recovered(ctx, sandbox, hooks, ids)
 
 
-def test_given_a_slow_batch_killed_mid_way_when_taken_over_right_after_the_lease_then_nothing_is_written_twice(ctx, sandbox, settings):
+def test_given_a_slow_batch_killed_mid_way_when_taken_over_right_after_the_lease_then_nothing_is_written_twice(
+        ctx, sandbox, settings):
     # Each batch read takes 6 s: the 2nd batch is planned 12 s after the events were taken.
     hooks, ids, clock = _crash_setup(ctx, sandbox, settings, read_s=6.0)
-    later = consumer_for(ctx, clock=Clock(LEASE_MS / 1000 + 1), worker_id="live:2")
+    later = consumer_for(ctx, clock=clock_in(LEASE_MS / 1000 + 1), worker_id="live:2")
     drain(later)
     # Once the dead worker's outbox rows are older than a lease too, a further batch finishes them.
-    drain(consumer_for(ctx, clock=Clock(2 * LEASE_MS / 1000), worker_id="live:3"))
+    drain(consumer_for(ctx, clock=clock_in(2 * LEASE_MS / 1000), worker_id="live:3"))
     _assert_recovered(ctx, sandbox, hooks, ids)

@@ -7,20 +7,10 @@ import pytest
 from connector.errors import AuthError, DailyLimitError, ScopeError, UnreachableError, ValidationError
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
-from tests.helpers import sandbox_stats
+from tests.support.clock import FakeClock
+from tests.support.sandbox import sandbox_stats
 
-
-class FakeTime:
-    """One clock for the sandbox and the gateway; the gateway's sleeps move it."""
-
-    def __init__(self, now: float = 1_795_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+START = 1_795_000_000.0  # one clock for the sandbox and the gateway; the gateway's sleeps move it
 
 
 def gateway(sb, token="pat-sandbox", **kw) -> Gateway:
@@ -77,7 +67,7 @@ def test_given_5xx_and_dropped_connections_when_calling_then_retried_until_answe
 
 
 def test_given_searches_faster_than_5_per_second_when_calling_then_429_secondly_is_retried():
-    clock = FakeTime()
+    clock = FakeClock(START)
     with Sandbox(SandboxConfig(contacts=50, tier="professional", clock=clock)) as sb:
         g = gateway(sb, clock=clock, sleep=clock.sleep)
         for _ in range(12):
@@ -87,7 +77,7 @@ def test_given_searches_faster_than_5_per_second_when_calling_then_429_secondly_
 
 
 def test_given_default_budget_when_searching_then_the_limiter_keeps_under_5_per_second_without_any_429():
-    clock = FakeTime()
+    clock = FakeClock(START)
     with Sandbox(SandboxConfig(contacts=50, tier="professional", clock=clock)) as sb:
         g = gateway(sb, search_per_second=5, clock=clock, sleep=clock.sleep)
         for _ in range(12):
@@ -96,7 +86,7 @@ def test_given_default_budget_when_searching_then_the_limiter_keeps_under_5_per_
 
 
 def test_given_starter_tier_and_an_over_eager_budget_when_calling_then_429s_are_retried_and_headers_learned():
-    clock = FakeTime()
+    clock = FakeClock(START)
     with Sandbox(SandboxConfig(contacts=50, tier="starter", clock=clock)) as sb:
         g = gateway(sb, requests_per_10s=1000, clock=clock, sleep=clock.sleep)
         ids = [str(i) for i in range(1, 20)]
@@ -114,7 +104,7 @@ def test_given_nothing_listening_when_calling_then_unreachable_error():
 
 
 def test_given_daily_budget_spent_when_calling_then_no_retry_and_nothing_more_is_sent():
-    clock = FakeTime()
+    clock = FakeClock(START)
     with Sandbox(SandboxConfig(contacts=10, tier="starter", clock=clock)) as sb:
         sb.limiter._day, sb.limiter._daily_used = int(clock.now // 86_400), sb.limiter.tier.daily
         g = gateway(sb, clock=clock, sleep=clock.sleep)

@@ -165,6 +165,7 @@ def test_given_a_circle_hidden_in_a_function_then_it_is_found_but_type_only_impo
     root = _tree(tmp_path, {"__init__.py": "",
                             "a.py": "from connector import b\n",
                             "b.py": "def later():\n    from connector.a import thing\n",
-                            "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from connector.d import X\n",
+                            "c.py": "from typing import TYPE_CHECKING\n"
+                                    "if TYPE_CHECKING:\n    from connector.d import X\n",
                             "d.py": "from connector.c import Y\n"})
     assert import_cycles(all_imports(root)) == [["connector.a", "connector.b", "connector.a"]]

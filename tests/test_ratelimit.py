@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from connector.ratelimit import SlidingWindow
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 def test_given_limit_reached_when_acquire_then_waits_until_the_oldest_answer_is_one_interval_old():
-    clock = Clock()
+    clock = FakeClock(100.0)
     window = SlidingWindow(5, 1.0, clock=clock, sleep=clock.sleep)
     for _ in range(5):
         window.acquire()
-        clock.now += 0.01  # latency
+        clock.advance(0.01)  # latency
         window.release()
     first_answer = 100.01
     window.acquire()
@@ -29,20 +19,20 @@ def test_given_limit_reached_when_acquire_then_waits_until_the_oldest_answer_is_
 
 
 def test_given_requests_sent_back_to_back_then_no_window_at_the_server_ever_holds_more_than_the_limit():
-    clock = Clock()
+    clock = FakeClock(100.0)
     window = SlidingWindow(3, 1.0, clock=clock, sleep=clock.sleep)
     arrivals = []
     for _ in range(30):
         window.acquire()
         arrivals.append(clock.now + 0.004)  # the server sees it a little after it was sent
-        clock.now += 0.01
+        clock.advance(0.01)
         window.release()
     for t in arrivals:
         assert sum(1 for a in arrivals if t <= a < t + 1.0) <= 3
 
 
 def test_given_headers_say_others_used_the_window_when_observe_then_their_share_is_booked():
-    clock = Clock()
+    clock = FakeClock(100.0)
     window = SlidingWindow(10, 10.0, clock=clock, sleep=clock.sleep)
     window.acquire()
     window.release()

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
+from connector.commands.setup import run_setup
 from connector.core import properties as hp
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.store import Store
-from connector.commands.setup import run_setup
 from connector.sync import SyncJob
-from tests.helpers import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
+from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
 
 def _setup(ctx):
@@ -32,14 +32,16 @@ def test_given_fresh_portal_when_full_sync_then_every_contact_scored_and_mqls_wr
     assert all(v[hp.SCORE] is not None and v[hp.GRADE] for v in state.values())
     mqls = [cid for cid, v in state.items() if v[hp.LEAD_STATUS] == hp.MQL_STATUS]
     assert len(mqls) == summary.mql_new > 0
-    assert all(state[c][hp.LIFECYCLE_STAGE] in ("marketingqualifiedlead",) or state[c][hp.LIFECYCLE_STAGE] not in ("subscriber", "lead")
+    assert all(state[c][hp.LIFECYCLE_STAGE] in ("marketingqualifiedlead",)
+               or state[c][hp.LIFECYCLE_STAGE] not in ("subscriber", "lead")
                for c in mqls)
     assert sum(summary.by_path.values()) == summary.mql_new
     assert ctx.store.count_rows("outbox") == 0
     assert ctx.store.count_rows("audit") >= summary.written
 
 
-def test_given_synced_portal_when_nothing_changes_then_next_sync_writes_nothing_and_the_one_after_makes_at_most_2_calls(ctx, sandbox):
+def test_given_synced_portal_when_nothing_changes_then_next_sync_writes_nothing_and_the_one_after_makes_at_most_2_calls(
+        ctx, sandbox):
     _setup(ctx)
     run_sync(ctx, full=True)
     reset(sandbox)

@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connector.core import properties as hp
 from connector.commands.doctor import Check, daily_headroom_check, doctor_exit_code, run_doctor
-from connector.sandbox import Sandbox, SandboxConfig
 from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, run_setup
+from connector.core import properties as hp
+from connector.sandbox import Sandbox, SandboxConfig
+from tests.support.receiver import Receiver
 
-CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rate limit",
-               "store", "webhook URL"]
-
-
-class _Health(BaseHTTPRequestHandler):
-    disable_nagle_algorithm = True
-
-    def do_GET(self):  # noqa: N802
-        status = 200 if self.path == "/healthz" else 404
-        body = b'{"status":"alive"}'
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):  # noqa: A002
-        pass
+CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rules vs portal",
+               "rate limit",
+               "store", "store vs portal", "webhook URL"]
 
 
 @pytest.fixture
 def healthz():
-    """A tiny web process answering GET /healthz on a free loopback port; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """A tiny web process answering GET /healthz (404 elsewhere) on a free loopback port; yields
+    its base URL."""
+    with Receiver(404, paths={"/healthz": 200}, body=b'{"status":"alive"}') as web:
+        yield web.base_url
 
 
 def _closed_port() -> int:
@@ -129,7 +110,7 @@ def test_given_unknown_token_when_doctor_then_token_fails_and_hubspot_checks_are
     checks = run_doctor(settings.with_overrides(hubspot_access_token="pat-wrong"))
     by = _by_name(checks)
     assert not by["token"].ok and "401" in by["token"].detail
-    for name in ("scopes", "properties", "MQL option", "rate limit"):
+    for name in ("scopes", "properties", "MQL option", "rules vs portal", "rate limit"):
         assert by[name] == Check(name, False, "not checked: the token check failed")
     assert by["store"].ok
 
@@ -141,7 +122,8 @@ def test_given_fresh_database_when_doctor_then_store_check_asks_for_migrate(sett
 
 def test_given_broken_scoring_config_when_doctor_then_its_first_problems_are_reported(settings, store, tmp_path):
     bad = tmp_path / "scoring.yaml"
-    bad.write_text("version: 1\nrules:\n  fit:\n    - name: x\n      property: jobtitle\n      points: lots\n", encoding="utf-8")
+    bad.write_text("version: 1\nrules:\n  fit:\n    - name: x\n      property: jobtitle\n      points: lots\n",
+                   encoding="utf-8")
     by = _by_name(run_doctor(settings.with_overrides(scoring_config=str(bad))))
     assert not by["scoring config"].ok
     assert "points" in by["scoring config"].detail
@@ -171,6 +153,8 @@ def test_exit_code_is_0_only_when_every_check_passed():
     assert doctor_exit_code([Check("a", True, ""), Check("b", True, "")]) == 0
     assert doctor_exit_code([Check("a", True, ""), Check("b", False, "")]) == 1
     assert doctor_exit_code([]) == 1
+    assert doctor_exit_code([Check("a", True, ""), Check("scoring config", False, "")]) == 2
+    assert doctor_exit_code([Check("rules vs portal", False, ""), Check("b", False, "")]) == 2
 
 
 # -- the admin's files the doctor's messages point to ---------------------------------------------
@@ -182,7 +166,7 @@ def test_env_example_lists_every_setting_and_loads_as_is():
     from dotenv import dotenv_values
 
     from connector.settings import Settings
-    from tests.conftest import ROOT
+    from tests.support.paths import ROOT
 
     path = ROOT / "config" / ".env.example"
     text = path.read_text(encoding="utf-8")

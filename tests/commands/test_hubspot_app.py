@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from connector.commands import hubspot_app as ha
+from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, webhook_subscriptions
 from connector.core.rules_file import load_rules
 from connector.sandbox.webhooks import load_subscriptions, load_webhooks_file
-from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, webhook_subscriptions
-from tests.conftest import ROOT, SCORING
+from tests.support.paths import ROOT, SCORING
 
 PROJECT = ROOT / "config" / "hubspot-app"
 NEEDED = webhook_subscriptions(load_rules(SCORING))
@@ -62,7 +62,8 @@ def _unknown_keys(doc: dict, skeleton: dict, prefix: str = "") -> list[str]:
         if key not in skeleton:
             found.append(prefix + key)
         elif isinstance(skeleton[key], dict):
-            found += _unknown_keys(value, skeleton[key], f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
+            found += (_unknown_keys(value, skeleton[key], f"{prefix}{key}.") if isinstance(value, dict)
+                      else [prefix + key])
         elif not isinstance(value, skeleton[key]) or isinstance(value, bool):
             found.append(f"{prefix}{key} (type)")
     return found
@@ -183,7 +184,8 @@ def test_given_inactive_subscription_when_checked_then_it_does_not_count(project
     (ha.PROJECT_FILE, lambda d: d.pop("srcDir"), "hsproject.json: srcDir"),
     (ha.APP_FILE, lambda d: d.update(uid="lead scoring!"), "src/app/app-hsmeta.json: uid"),
     (ha.APP_FILE, lambda d: d.update(type="private-app"), "src/app/app-hsmeta.json: type"),
-    (ha.APP_FILE, lambda d: d["config"].update(distribution="marketplace"), "src/app/app-hsmeta.json: config.distribution"),
+    (ha.APP_FILE, lambda d: d["config"].update(distribution="marketplace"),
+     "src/app/app-hsmeta.json: config.distribution"),
     (ha.APP_FILE, lambda d: d["config"]["auth"].update(type="oauth"), "src/app/app-hsmeta.json: config.auth.type"),
     (ha.APP_FILE, lambda d: d["config"].update(name=" padded "), "src/app/app-hsmeta.json: config.name"),
     (ha.WEBHOOKS_FILE, lambda d: d["config"]["settings"].pop("targetUrl"),

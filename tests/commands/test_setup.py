@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connector.core import properties as hp
 from connector.commands.setup import run_setup, webhook_subscriptions
-from tests.helpers import sandbox_stats
+from connector.core import properties as hp
+from tests.support.sandbox import sandbox_stats
 
 
 def _lead_status_values(ctx):
@@ -47,6 +47,7 @@ def test_given_dry_run_when_setup_then_it_reports_the_plan_and_writes_nothing(ct
 
 def test_subscriptions_cover_object_events_and_every_property_the_rules_read(ctx):
     subs = webhook_subscriptions(ctx.rules)
-    assert {"contact.creation", "contact.deletion", "contact.privacyDeletion", "contact.merge", "contact.restore"} <= set(subs)
+    assert {"contact.creation", "contact.deletion", "contact.privacyDeletion", "contact.merge",
+            "contact.restore"} <= set(subs)
     assert "contact.propertyChange:recent_conversion_event_name" in subs
     assert not any(s.endswith(hp.SCORE) for s in subs)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from connector.core.decay import advance
-from connector.core.model import Contact, History
 from connector.core.evaluate import evaluate
+from connector.core.model import Contact, History
 from connector.core.scoring import tally
-from tests.scoring_fixtures import DAY, EMPTY, NOW, contact, iso, with_rules
+from tests.support.scoring import DAY, EMPTY, NOW, contact, iso, with_rules
 
 HALF = 30 * 86400.0
 

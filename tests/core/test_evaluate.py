@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connector.core import properties as hp
+from connector.core.evaluate import REASONS_MAX, evaluate, reasons_text
 from connector.core.model import Contact, History, Reason, Score
-from connector.core.evaluate import REASONS_MAX, reasons_text
-from connector.core.evaluate import evaluate
-from tests.scoring_fixtures import DAY, EMPTY, NOW, contact, default_rules, iso, rules
+from tests.support.scoring import DAY, EMPTY, NOW, contact, default_rules, iso, rules
 
 VP = {"jobtitle": "VP Sales", "hs_analytics_num_page_views": "5", "hs_lead_status": "NEW",
       "lifecyclestage": "lead"}

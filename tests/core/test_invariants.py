@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.core import properties as hp
-from connector.core.model import LIFECYCLE_RANK, Contact, History
 from connector.core.evaluate import evaluate
+from connector.core.model import LIFECYCLE_RANK, Contact, History
 from connector.core.scoring import tally
-from tests.scoring_fixtures import NOW, default_rules, iso, ms
+from tests.support.scoring import NOW, default_rules, iso, ms
 
 RULES = default_rules()
 POLICY = RULES.policy

@@ -6,11 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from connector.core.model import History
+from connector.core.model import History, Reason
 from connector.core.policy import SETTLE_SECONDS, decide, remember
 from connector.core.scoring import ScoreCard
-from connector.core.model import Reason
-from tests.scoring_fixtures import NOW, rules
+from tests.support.scoring import NOW, rules
 
 AT = NOW.timestamp()
 DAY = 86400.0

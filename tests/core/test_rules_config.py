@@ -7,9 +7,9 @@ import copy
 import pytest
 import yaml
 
-from connector.errors import ConfigError
 from connector.core.rules_file import load_rules, parse_rules
-from tests.scoring_fixtures import BASE, DEFAULT_CONFIG, config
+from connector.errors import ConfigError
+from tests.support.scoring import BASE, DEFAULT_CONFIG, config
 
 
 def problems(data, source="scoring.yaml") -> list[str]:

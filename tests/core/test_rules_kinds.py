@@ -7,7 +7,7 @@ import pytest
 from connector.core.conditions import compile_condition
 from connector.core.rules_file import parse_rules
 from connector.core.scoring import tally
-from tests.scoring_fixtures import DAY, EMPTY, NOW, config, contact, iso, ms, with_rules
+from tests.support.scoring import DAY, EMPTY, NOW, config, contact, iso, ms, with_rules
 
 AT = NOW.timestamp()
 

@@ -1,4 +1,5 @@
-"""Fixtures for the sandbox's tests: a running sandbox, the real SDK pointed at it, a fake clock."""
+"""Fixtures for the sandbox's tests: a running sandbox, the real SDK pointed at it, raw HTTP
+clients. The fake clock (the `clock` fixture, tests.support.clock) is shared by all the tests."""
 
 from __future__ import annotations
 
@@ -11,21 +12,6 @@ import hubspot
 import pytest
 
 from connector.sandbox import DEFAULT_TOKEN, Sandbox, SandboxConfig
-
-T0 = 1_790_000_000.0  # a fixed "now" (2026-09-21) for sandboxes on a fake clock
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Http:
@@ -71,18 +57,6 @@ def http(sandbox):
 @pytest.fixture(scope="module")
 def client(sandbox):
     return hubspot.Client.create(access_token=DEFAULT_TOKEN, host=sandbox.base_url)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def make_clock():
-    """FakeClock itself, for tests that need clocks at chosen times (conftest is not importable
-    by name: tests/conftest.py is a `conftest` module too)."""
-    return FakeClock
 
 
 @pytest.fixture

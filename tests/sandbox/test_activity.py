@@ -1,6 +1,6 @@
 """Activity moves HubSpot's rollups as HubSpot does, and keeps them consistent."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from connector.sandbox.activity import ACTIVITY_TYPES, apply_activity, validate_activity
 from connector.sandbox.values import iso_ms, ms_of, to_ms
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def _at(minutes: float) -> str:
@@ -97,7 +97,7 @@ def test_given_bad_items_then_error_names_the_field():
 def test_given_epoch_ms_or_iso_then_same_time():
     assert to_ms(1764000000000) == to_ms("1764000000000") == to_ms(iso_ms(1764000000000))
     assert iso_ms(1764000000000) == "2025-11-24T16:00:00.000Z"
-    assert ms_of(datetime(2025, 11, 24, 16, 0, 0, 123999, tzinfo=timezone.utc)) == 1764000000123
+    assert ms_of(datetime(2025, 11, 24, 16, 0, 0, 123999, tzinfo=UTC)) == 1764000000123
 
 
 def test_given_time_too_large_then_activity_invalid_not_a_crash():

@@ -8,7 +8,6 @@ import hubspot
 import pytest
 from hubspot.crm.contacts import ApiException
 
-
 from connector.sandbox import Sandbox, SandboxConfig
 
 

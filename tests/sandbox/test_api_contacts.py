@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from hubspot.crm.contacts import (ApiException, BatchInputSimplePublicObjectBatchInput,
-                                  BatchInputSimplePublicObjectBatchInputUpsert,
-                                  BatchReadInputSimplePublicObjectId, PublicMergeInput,
-                                  SimplePublicObjectBatchInput, SimplePublicObjectBatchInputUpsert,
-                                  SimplePublicObjectId, SimplePublicObjectInput,
-                                  SimplePublicObjectInputForCreate)
+from hubspot.crm.contacts import (
+    ApiException,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    BatchReadInputSimplePublicObjectId,
+    PublicMergeInput,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputUpsert,
+    SimplePublicObjectId,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
 
 TIMEOUT = (2, 10)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from hubspot.crm.associations.v4 import (BatchInputPublicFetchAssociationsBatchRequest,
-                                         PublicFetchAssociationsBatchRequest)
-from hubspot.crm.objects.meetings import (BatchReadInputSimplePublicObjectId,
-                                          SimplePublicObjectId,
-                                          SimplePublicObjectInputForCreate)
-from hubspot.crm.objects.tasks import \
-    SimplePublicObjectInputForCreate as TaskInput
-from hubspot.crm.properties import (ApiException, OptionInput, PropertyCreate,
-                                    PropertyGroupCreate, PropertyUpdate)
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.objects.meetings import (
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectId,
+    SimplePublicObjectInputForCreate,
+)
+from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TaskInput
+from hubspot.crm.properties import ApiException, OptionInput, PropertyCreate, PropertyGroupCreate, PropertyUpdate
 
 TIMEOUT = (2, 10)
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from connector.sandbox import server
 from connector.sandbox.faults import FaultInjector, FaultSpec
 
 
@@ -61,10 +62,26 @@ def test_given_all_drop_when_writing_then_no_answer_and_nothing_applied(start_sa
     assert sb.portal.count() == before
 
 
-def test_given_slow_fault_when_calling_then_answer_is_late_but_normal(start_sandbox, make_http):
+class _SleepRecorder:
+    """The `time` module as the sandbox's server sees it, with every sleep recorded (and slept)."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        time.sleep(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def test_given_slow_fault_when_calling_then_answer_is_late_but_normal(start_sandbox, make_http, monkeypatch):
     sb = start_sandbox(tier="unlimited", faults="slow=1.0:0.2")
+    timing = _SleepRecorder()
+    monkeypatch.setattr(server, "time", timing)
     http = make_http(sb.base_url)
-    started = time.monotonic()
     status, _, _ = http("GET", "/crm/v3/objects/contacts?limit=1")
     http.close()
-    assert status == 200 and time.monotonic() - started >= 0.2
+    assert status == 200 and timing.slept == [0.2]  # held back 0.2 s before the normal answer
+    assert sb.faults.counts["slow"] == 1

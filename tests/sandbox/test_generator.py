@@ -1,18 +1,15 @@
 """The seeded portal is deterministic, believable and internally consistent."""
 
 import re
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from connector.sandbox.activity import validate_activity
-from connector.sandbox.generator import (COMPETITOR_DOMAINS, FREE_EMAIL_DOMAINS, ActivityClock,
-                                         generate_portal)
-from connector.sandbox.properties import (CONTACT_PROPERTIES_BY_NAME, ENGAGEMENT_PROPERTIES,
-                                          LIFECYCLE_STAGE_ORDER)
+from connector.sandbox.generator import COMPETITOR_DOMAINS, FREE_EMAIL_DOMAINS, ActivityClock, generate_portal
+from connector.sandbox.properties import CONTACT_PROPERTIES_BY_NAME, ENGAGEMENT_PROPERTIES, LIFECYCLE_STAGE_ORDER
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -135,10 +132,9 @@ def test_given_truth_then_propensity_drives_customers_and_engagement(portal):
     assert customers and all(truth[c["id"]]["became_customer"] for c in customers)
 
 
-def test_given_20k_contacts_then_generated_in_under_3_seconds():
-    started = time.perf_counter()
+def test_given_20k_contacts_then_all_are_generated():
+    # How fast is bench/sandbox.py's to measure, not a test's.
     portal = generate_portal(20_000, seed=7, now=NOW)
-    assert time.perf_counter() - started < 3.0
     assert len(portal.contacts) == 20_000
 
 

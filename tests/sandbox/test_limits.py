@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from connector.sandbox.limits import RateLimiter
+from tests.support.clock import FakeClock
 
 
 def test_given_professional_when_191st_call_in_10s_then_429_ten_secondly(
         start_sandbox, clock, make_http):
     sb = start_sandbox(tier="professional", clock=clock)
     http = make_http(sb.base_url)
-    for i in range(190):
+    for _ in range(190):
         status, _, headers = http("GET", "/crm/v3/objects/contacts?limit=1")
         assert status == 200
     assert headers["X-HubSpot-RateLimit-Remaining"] == "0"
@@ -44,8 +45,7 @@ def test_given_search_when_6th_in_a_second_then_429_secondly_without_headers(
     http.close()
 
 
-def test_given_window_full_when_rejected_then_rejections_do_not_consume(make_clock):
-    clock = make_clock()
+def test_given_window_full_when_rejected_then_rejections_do_not_consume(clock):
     limiter = RateLimiter("free", clock, seed=0)
     for _ in range(100):
         assert limiter.check("app", search=False).error is None
@@ -57,28 +57,28 @@ def test_given_window_full_when_rejected_then_rejections_do_not_consume(make_clo
     assert decision.error is None and decision.headers["X-HubSpot-RateLimit-Remaining"] == "99"
 
 
-def test_given_two_apps_when_one_is_limited_then_the_other_is_not(make_clock):
-    limiter = RateLimiter("free", make_clock())
+def test_given_two_apps_when_one_is_limited_then_the_other_is_not():
+    limiter = RateLimiter("free", FakeClock())
     for _ in range(100):
         limiter.check("a", search=False)
     assert limiter.check("a", search=False).error is not None
     assert limiter.check("b", search=False).error is None
 
 
-def test_given_many_429s_then_every_other_one_lacks_retry_after(make_clock):
-    limiter = RateLimiter("free", make_clock(), seed=0)
+def test_given_many_429s_then_every_other_one_lacks_retry_after():
+    limiter = RateLimiter("free", FakeClock(), seed=0)
     for _ in range(100):
         limiter.check("a", search=False)
     retry = [("Retry-After" in limiter.check("a", search=False).error.headers) for _ in range(4)]
     assert retry == [True, False, True, False]
-    other = RateLimiter("free", make_clock(), seed=1)
+    other = RateLimiter("free", FakeClock(), seed=1)
     for _ in range(100):
         other.check("a", search=False)
     assert "Retry-After" not in other.check("a", search=False).error.headers
 
 
-def test_given_daily_budget_spent_when_calling_then_429_daily_until_midnight(make_clock):
-    clock = make_clock(86_400 * 20_000)  # midnight UTC
+def test_given_daily_budget_spent_when_calling_then_429_daily_until_midnight():
+    clock = FakeClock(86_400 * 20_000)  # midnight UTC
     limiter = RateLimiter("free", clock)
     limiter.check("a", search=False)
     limiter._daily_used = 250_000  # spending 250,000 real calls would take minutes
@@ -91,15 +91,15 @@ def test_given_daily_budget_spent_when_calling_then_429_daily_until_midnight(mak
 
 @pytest.mark.parametrize("tier, max_, daily", [("free", "100", "250000"),
                                                ("enterprise", "190", "1000000")])
-def test_given_tier_when_calling_then_headers_name_its_limits(tier, max_, daily, make_clock):
-    headers = RateLimiter(tier, make_clock()).check("a", search=False).headers
+def test_given_tier_when_calling_then_headers_name_its_limits(tier, max_, daily):
+    headers = RateLimiter(tier, FakeClock()).check("a", search=False).headers
     assert headers["X-HubSpot-RateLimit-Max"] == max_
     assert headers["X-HubSpot-RateLimit-Daily"] == daily
     assert headers["X-HubSpot-RateLimit-Daily-Remaining"] == str(int(daily) - 1)
     assert headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
 
 
-def test_given_unlimited_when_calling_then_no_limit_and_no_headers(make_clock):
-    limiter = RateLimiter("unlimited", make_clock())
+def test_given_unlimited_when_calling_then_no_limit_and_no_headers():
+    limiter = RateLimiter("unlimited", FakeClock())
     assert all(limiter.check("a", search=False).error is None for _ in range(1000))
     assert limiter.check("a", search=False).headers == {}

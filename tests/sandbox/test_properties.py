@@ -1,9 +1,14 @@
 """The default property definitions are complete and consistent."""
 
-from connector.sandbox.properties import (DEFAULT_CONTACT_PROPERTIES, DEFAULT_PROPERTIES_ON_READ,
-                                          DEFAULT_PROPERTY_GROUPS, ENGAGEMENT_PROPERTIES,
-                                          LIFECYCLE_STAGE_ORDER, READ_ONLY_CONTACT_PROPERTIES,
-                                          contact_properties)
+from connector.sandbox.properties import (
+    DEFAULT_CONTACT_PROPERTIES,
+    DEFAULT_PROPERTIES_ON_READ,
+    DEFAULT_PROPERTY_GROUPS,
+    ENGAGEMENT_PROPERTIES,
+    LIFECYCLE_STAGE_ORDER,
+    READ_ONLY_CONTACT_PROPERTIES,
+    contact_properties,
+)
 
 BY_NAME = {p["name"]: p for p in DEFAULT_CONTACT_PROPERTIES}
 TYPES = {"string", "number", "datetime", "date", "enumeration", "bool"}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import hubspot
 import pytest
-from hubspot.crm.contacts import (Filter, FilterGroup, PublicObjectSearchRequest,
-                                  SimplePublicObjectInput)
+from hubspot.crm.contacts import Filter, FilterGroup, PublicObjectSearchRequest, SimplePublicObjectInput
 
+from connector.sandbox import DEFAULT_TOKEN
 from connector.sandbox.errors import ApiError
 from connector.sandbox.search import parse, run
 
@@ -35,9 +36,11 @@ def test_given_stage_filter_when_paging_with_sdk_then_all_matches_once(client, s
     assert seen == sorted(seen, key=int)
 
 
-def test_given_write_when_searching_lastmodifieddate_then_found_by_ms_and_iso(client, sandbox,
-                                                                              contact_ids):
-    cid = contact_ids(1)[0]
+def test_given_write_when_searching_lastmodifieddate_then_found_by_ms_and_iso(start_sandbox, clock):
+    # On a fake clock: "now" when searching is the millisecond of the write, however slow the machine.
+    sandbox = start_sandbox(tier="unlimited", clock=clock)
+    client = hubspot.Client.create(access_token=DEFAULT_TOKEN, host=sandbox.base_url)
+    cid = str(sandbox.portal.stores["contacts"].order[0])
     updated = client.crm.contacts.basic_api.update(cid, SimplePublicObjectInput(
         properties={"hs_lead_status": "IN_PROGRESS"}), _request_timeout=TIMEOUT)
     stamp = updated.properties["lastmodifieddate"]

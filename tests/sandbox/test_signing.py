@@ -2,17 +2,16 @@
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from hubspot.utils.signature import Signature
 
 from connector.sandbox.signing import decode_uri_v3, sign_v1, sign_v2, sign_v3
+from tests.support.paths import SIGNATURE_VECTORS
 
 # HubSpot's official vectors, copied from the team's shared/ folder into tests/data so a clean
 # clone is self-contained.
-VECTORS_FILE = Path(__file__).resolve().parents[1] / "data" / "webhook-signature-vectors.json"
-VECTORS = json.loads(VECTORS_FILE.read_text())
+VECTORS = json.loads(SIGNATURE_VECTORS.read_text())
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 
 

@@ -1,16 +1,21 @@
 """The webhook sender: HubSpot's payloads, subscriptions, batching, signatures and retries."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from hubspot.utils.signature import Signature
 
-from connector.sandbox.webhooks import (Subscription, SubscriptionFileError, WebhookSender,
-                                        default_subscriptions, load_subscriptions,
-                                        load_webhooks_file)
+from connector.sandbox.webhooks import (
+    Subscription,
+    SubscriptionFileError,
+    WebhookSender,
+    default_subscriptions,
+    load_subscriptions,
+    load_webhooks_file,
+)
+from tests.support.clock import FakeClock
+from tests.support.receiver import Receiver
 
 SECRET = "sandbox-client-secret"
 URL = "https://hooks.example.test/webhooks/hubspot?x=1"
@@ -116,13 +121,14 @@ def test_given_250_events_then_batches_of_at_most_100(make_sender):
 
 def test_given_request_when_verified_with_sdk_then_v3_and_v1_valid(make_sender):
     post = Recorder()
-    sender = make_sender(post)
+    clock = FakeClock(time.time())  # now: the SDK checks v3 timestamps against its own clock
+    sender = make_sender(post, clock=clock)
     sender.publish([_change(propertyName="email", propertyValue="zoë@x.test")])
     assert sender.flush()
     url, body, headers = post.requests[0]
     text = body.decode("utf-8")
     timestamp = headers["X-HubSpot-Request-Timestamp"]
-    assert abs(int(timestamp) - time.time() * 1000) < 60_000
+    assert timestamp == str(clock.ms())  # the sender's clock, in epoch milliseconds
     assert Signature.is_valid(signature=headers["X-HubSpot-Signature-v3"], client_secret=SECRET,
                               request_body=text, http_uri=url, http_method="POST",
                               signature_version="v3", timestamp=timestamp)
@@ -228,34 +234,19 @@ def test_given_missing_or_broken_file_then_error_names_file(tmp_path):
 
 
 def test_given_local_http_server_then_signed_delivery_end_to_end():
-    received, statuses = [], [503, 200]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, self.headers, body))  # case-insensitive, like HTTP
-            self.send_response(statuses.pop(0) if statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/hubspot"
-    sender = WebhookSender(url, SECRET, portal_id=1, app_id=2, retry_backoff_s=0.01,
-                           flush_interval_s=0.005).start()
-    try:
-        sender.publish([_change("creation", oid=9)])
-        assert sender.flush(timeout=5)
-    finally:
-        sender.stop()
-        server.shutdown()
-        server.server_close()
+    with Receiver(200, first=[503]) as receiver:
+        url = receiver.url("/webhooks/hubspot")
+        sender = WebhookSender(url, SECRET, portal_id=1, app_id=2, retry_backoff_s=0.01,
+                               flush_interval_s=0.005).start()
+        try:
+            sender.publish([_change("creation", oid=9)])
+            assert sender.flush(timeout=5)
+        finally:
+            sender.stop()
+    received = receiver.requests
     assert len(received) == 2
-    path, headers, body = received[-1]
+    last = received[-1]
+    path, headers, body = last.path, last.headers, last.body  # headers: case-insensitive, like HTTP
     assert path == "/webhooks/hubspot"
     assert json.loads(body)[0]["attemptNumber"] == 1
     assert Signature.is_valid(signature=headers["X-HubSpot-Signature-v3"], client_secret=SECRET,

@@ -63,7 +63,8 @@ def test_given_concurrent_takers_when_racing_then_no_event_is_taken_twice(store)
 
 def test_given_planned_write_when_confirmed_twice_then_audit_and_score_rows_are_written_once(store):
     run = store.start_run("full", 1_000, None)
-    write = PlannedWrite("7", run.id, {"lsc_score": "40", "hs_lead_status": "MQL"}, {"lsc_score": None, "hs_lead_status": "NEW"},
+    write = PlannedWrite("7", run.id, {"lsc_score": "40", "hs_lead_status": "MQL"},
+                         {"lsc_score": None, "hs_lead_status": "NEW"},
                          {"t": 40}, "Demo request", {"total": 40, "fit": 20, "engagement": 20, "grade": "B1"})
     store.checkpoint(run.id, "7", {"pulled": 1}, {}, [write], now=1_100)
     assert store.count_planned() == 1
@@ -94,7 +95,8 @@ def test_finish_run_moves_the_cursor_to_the_runs_start_not_its_end(store):
 def test_deletion_forgets_and_merge_moves_history(store):
     run = store.start_run("webhook", 1, None)
     for cid in ("1", "2", "3"):
-        w = PlannedWrite(cid, run.id, {"lsc_score": "1"}, {}, {"t": 1}, "", {"total": 1, "fit": 1, "engagement": 0, "grade": "C3"})
+        w = PlannedWrite(cid, run.id, {"lsc_score": "1"}, {}, {"t": 1}, "",
+                         {"total": 1, "fit": 1, "engagement": 0, "grade": "C3"})
         store.checkpoint(run.id, cid, {}, {}, [w], now=2)
         store.confirm_writes([w], now=3)
     store.forget_contacts(["1"])

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 from connector.core.model import Contact, History
 from connector.core.rules import RuleSet
 from connector.core.rules_file import load_rules, parse_rules
+from tests.support.paths import DEFAULT_CONFIG
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "connector" / "defaults" / "scoring.yaml"
 
 
 def iso(moment: datetime) -> str:
     """A datetime as HubSpot sends it: ISO 8601 UTC with milliseconds and Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{moment.microsecond // 1000:03d}Z"
 
 

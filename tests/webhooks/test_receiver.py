@@ -1,4 +1,5 @@
-"""POST /webhooks/hubspot, /healthz, /readyz against a real SQLite store in tmp_path.
+"""The webhook receiver, POST /webhooks/hubspot, against a real SQLite store in tmp_path
+(/healthz, /readyz and create_app are tests/test_web.py's).
 
 Requests are signed here with hmac/base64 directly (not with connector.webhooks.signature), so a bug in the
 verifier cannot also hide in the test's signer.
@@ -13,21 +14,17 @@ import io
 import json
 import logging
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigError, Problem
-from connector.webhooks.receiver import STORE_KEY
 from connector.web import create_app
+from connector.webhooks.receiver import STORE_KEY
+from tests.support.clock import FakeClock
+from tests.support.paths import SIGNATURE_VECTORS
+from tests.support.webapp import NOW_MS, NOW_S, PUBLIC_URL, SECRET, app_config
 
-SECRET = "test-client-secret-1234"
-PUBLIC_URL = "https://hooks.example.com/webhooks/hubspot"
-NOW_S = 1_750_000_000.0
-NOW_MS = str(int(NOW_S * 1000))
-VECTORS = json.loads((Path(__file__).resolve().parent / "data" / "webhook-signature-vectors.json").read_text())
+VECTORS = json.loads(SIGNATURE_VECTORS.read_text())
 
 
 def hubspot_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
@@ -47,9 +44,7 @@ def delivery(*events: dict) -> bytes:
 
 @pytest.fixture
 def overrides(tmp_path):
-    return {"hubspot_client_secret": SECRET, "database_url": f"sqlite:///{tmp_path / 'state.db'}",
-            "webhook_public_url": PUBLIC_URL, "scoring_config": str(tmp_path / "scoring.yaml"),
-            "webhook_max_body_bytes": 4096, "CLOCK": lambda: NOW_S}
+    return app_config(tmp_path)
 
 
 @pytest.fixture
@@ -149,11 +144,13 @@ def test_given_bad_signature_then_401_with_reason_and_nothing_stored(client, sto
     assert store.count_queued() == 0
 
 
-@pytest.mark.parametrize("vector", [v for v in VECTORS["vectors"] if v["version"] in ("v1", "v2")], ids=lambda v: v["id"])
+@pytest.mark.parametrize("vector", [v for v in VECTORS["vectors"] if v["version"] in ("v1", "v2")],
+                         ids=lambda v: v["id"])
 def test_given_only_v1_or_v2_headers_even_validly_signed_then_401(tmp_path, vector):
     """We only accept v3 (v1/v2 have no timestamp, so they can be replayed forever)."""
-    app = create_app({"hubspot_client_secret": vector["client_secret"], "webhook_public_url": vector["uri"] or PUBLIC_URL,
-                      "database_url": f"sqlite:///{tmp_path / 's.db'}", "CLOCK": lambda: NOW_S})
+    app = create_app({"hubspot_client_secret": vector["client_secret"],
+                      "webhook_public_url": vector["uri"] or PUBLIC_URL,
+                      "database_url": f"sqlite:///{tmp_path / 's.db'}", "CLOCK": FakeClock(NOW_S)})
     store = app.extensions[STORE_KEY]
     try:
         body = vector["body"].encode()
@@ -161,7 +158,8 @@ def test_given_only_v1_or_v2_headers_even_validly_signed_then_401(tmp_path, vect
         assert hashlib.sha256("".join(parts).encode() + body).hexdigest() == vector["expected_signature"]
         response = app.test_client().open(
             "/webhooks/hubspot", method=vector["method"] or "POST", data=body,
-            headers={"X-HubSpot-Signature": vector["expected_signature"], "X-HubSpot-Signature-Version": vector["version"]})
+            headers={"X-HubSpot-Signature": vector["expected_signature"],
+                     "X-HubSpot-Signature-Version": vector["version"]})
         assert response.status_code == 405 if vector["method"] == "GET" else response.status_code == 401
         assert store.count_queued() == 0
     finally:
@@ -282,83 +280,3 @@ def test_given_unreachable_database_at_start_then_app_starts_and_answers_503(ove
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 503
     app.extensions[STORE_KEY].dispose()
-
-
-# -- health ------------------------------------------------------------------------------------------
-
-
-def test_healthz_is_alive(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "alive"}
-
-
-def _fake_rules(monkeypatch, load_rules) -> None:
-    """A stand-in connector.rules so /readyz's two outcomes can be shown without the real rule set."""
-    module = types.ModuleType("connector.core.rules_file")
-    module.load_rules = load_rules
-    monkeypatch.setitem(sys.modules, "connector.core.rules_file", module)
-
-
-def test_readyz_when_store_answers_and_rules_load_then_200(client, monkeypatch):
-    loaded = []
-    _fake_rules(monkeypatch, loaded.append)
-    response = client.get("/readyz")
-    assert response.status_code == 200 and response.json == {"status": "ready"}
-    assert loaded and loaded[0].endswith("scoring.yaml")
-
-
-def test_readyz_when_rules_do_not_load_then_503_with_reason(client, monkeypatch):
-    def bad(path):
-        raise ConfigError([Problem(path, "rules[0].points: must be a number")])
-
-    _fake_rules(monkeypatch, bad)
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json["problems"] == {"scoring_config": f"{client.application.extensions['connector.settings'].scoring_config}: rules[0].points: must be a number"}
-
-
-def test_readyz_when_rules_module_missing_then_503(client, monkeypatch):
-    monkeypatch.setitem(sys.modules, "connector.core.rules_file", None)  # import raises ImportError
-    response = client.get("/readyz")
-    assert response.status_code == 503 and "cannot load connector.rules" in response.json["problems"]["scoring_config"]
-
-
-# -- create_app ----------------------------------------------------------------------------------------
-
-
-def test_create_app_without_client_secret_refuses_to_start(tmp_path):
-    with pytest.raises(ConfigError, match="HUBSPOT_CLIENT_SECRET"):
-        create_app({"database_url": f"sqlite:///{tmp_path / 'x.db'}"})
-
-
-def test_create_app_from_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", SECRET)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
-    app = create_app()
-    assert app.extensions["connector.settings"].hubspot_client_secret == SECRET
-    app.extensions[STORE_KEY].dispose()
-
-
-def test_readyz_with_the_real_rules_and_default_config_then_200(overrides):
-    app = create_app({**overrides, "scoring_config": str(Path(__file__).resolve().parents[1] / "connector" / "defaults" / "scoring.yaml")})
-    response = app.test_client().get("/readyz")
-    assert response.status_code == 200, response.json
-    app.extensions[STORE_KEY].dispose()
-
-
-def test_readyz_with_the_real_rules_and_a_missing_config_then_503_names_the_file(client):
-    response = client.get("/readyz")  # the fixture's scoring_config does not exist
-    assert response.status_code == 503
-    assert "scoring.yaml" in response.json["problems"]["scoring_config"]
-    assert "store" not in response.json["problems"]
-
-
-def test_create_app_from_a_settings_instance(tmp_path):
-    from connector.settings import Settings
-
-    app = create_app(Settings(hubspot_client_secret=SECRET, database_url=f"sqlite:///{tmp_path / 's.db'}"))
-    try:
-        assert app.test_client().get("/healthz").status_code == 200
-        assert app.extensions[STORE_KEY].count_queued() == 0
-    finally:
-        app.extensions[STORE_KEY].dispose()

@@ -5,19 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import pytest
 from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.webhooks.signature import (
-    SignatureError, TOLERANCE_MS, check_freshness, decode_uri, sign_v3, verify_v3,
+    TOLERANCE_MS,
+    SignatureError,
+    check_freshness,
+    decode_uri,
+    sign_v3,
+    verify_v3,
 )
+from tests.support.paths import SIGNATURE_VECTORS
 
-VECTORS_FILE = Path(__file__).resolve().parent / "data" / "webhook-signature-vectors.json"
-VECTORS = json.loads(VECTORS_FILE.read_text())
+VECTORS = json.loads(SIGNATURE_VECTORS.read_text())
 V3 = [v for v in VECTORS["vectors"] if v["version"] == "v3"]
 V3_NEGATIVE = [v for v in VECTORS["negative_vectors"] if v["version"] == "v3"]
 OLD = [v for v in VECTORS["vectors"] + VECTORS["negative_vectors"] if v["version"] in ("v1", "v2")]

@@ -11,18 +11,17 @@ import time
 import pytest
 from werkzeug.serving import make_server
 
+from connector.commands.setup import run_setup, webhook_subscriptions
+from connector.consumer import WebhookConsumer
 from connector.core import properties as hp
 from connector.gateway import Gateway
-from connector.consumer import WebhookConsumer
 from connector.sandbox import Sandbox, SandboxConfig
-from connector.commands.setup import run_setup, webhook_subscriptions
 from connector.sync import SyncJob
 from connector.web import create_app
-from tests.helpers import portal_state, sandbox_stats
-from tests.test_consumer import activity, demo_request, hand_raise_candidates
+from tests.support.sandbox import activity, demo_request, hand_raise_candidates, portal_state, sandbox_stats
 
 SECRET = "e2e-client-secret"
-DEADLINE_S = 5.0
+WAIT_S = 15.0  # how long to wait for the MQLs (a wait, not a timing check: latency is measured in bench/)
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def hooked(endpoint, ctx, tmp_path):
         yield sb
 
 
-def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_then_it_is_an_mql_in_hubspot_within_seconds(
+def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_then_it_becomes_an_mql_in_hubspot(
         settings, store, ctx, hooked):
     ctx.gateway = Gateway.from_settings(settings.with_overrides(hubspot_api_base=hooked.base_url))
     run_setup(ctx.gateway, store, ctx.rules, "pat-sandbox", dry_run=False)
@@ -77,20 +76,18 @@ def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_th
     worker.start()
     try:
         targets = hand_raise_candidates(hooked)[:3]
-        t0 = time.monotonic()
+        deadline = time.monotonic() + WAIT_S
         activity(hooked, [demo_request(cid) for cid in targets])
-        while time.monotonic() - t0 < DEADLINE_S:
+        while time.monotonic() < deadline:
             state = portal_state(hooked)
             if all(state[c][hp.LEAD_STATUS] == hp.MQL_STATUS for c in targets):
                 break
             time.sleep(0.02)
-        took = time.monotonic() - t0
     finally:
         stop.set()
         worker.join(10)
     state = portal_state(hooked)
-    assert [state[c][hp.LEAD_STATUS] for c in targets] == [hp.MQL_STATUS] * 3, f"not MQL after {took:.1f}s"
+    assert [state[c][hp.LEAD_STATUS] for c in targets] == [hp.MQL_STATUS] * 3, f"not MQL after waiting {WAIT_S:.0f}s"
     assert all(state[c][hp.PATH] == "hand_raise" for c in targets)
     stats = sandbox_stats(hooked)
     assert stats["webhooks"]["sent"] > 0 and stats["webhooks"]["failed"] == 0
-    assert took < DEADLINE_S
