@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Property changes that are the echo of an integration's own write of the connector's outputs.
 # HubSpot marks API writes by apps with changeSource "INTEGRATION" (developers.hubspot.com/docs/api/webhooks).
+# How long events of a contact the sync holds wait before they are taken again: the sync's
+# writers send a planned batch within moments.
+DEFER_MS = 2_000
 _OWN_OUTPUTS = frozenset(hp.CONNECTOR_PROPERTY_NAMES) | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE}
 
 
@@ -42,6 +45,7 @@ class ConsumeResult(RunCounts):
     ignored: int = 0
     forgotten: int = 0
     merged: int = 0
+    deferred: int = 0  # events left for a moment: the sync holds their contact
 
     def line(self) -> str:
         return (f"webhook batch events={self.events} contacts={self.contacts} ignored={self.ignored} "
@@ -72,11 +76,18 @@ class WebhookConsumer:
         # taken over is one. (Leftover writes only exist while their events are unfinished.)
         self.path.finish_planned(result, kinds=("webhook",), created_before=now - self.lease_ms)
         with _Heartbeat(self, [e.id for e in events]) as heartbeat:
-            self._handle(events, result, heartbeat)
-        self.store.finish_events([e.id for e in events])
+            held = self._handle(events, result, heartbeat)
+        # Contacts the sync holds (it planned them, or wrote them after our read) come back a
+        # little later, to be read again once its write has landed: one writer per contact.
+        later = [e.id for e in events if e.object_id in held]
+        self.store.finish_events([e.id for e in events if e.object_id not in held])
+        if later:
+            self.store.defer_events(later, self.worker_id, self._now_ms(), self.lease_ms, DEFER_MS)
+            result.deferred = len(later)
         return result
 
-    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: _Heartbeat) -> None:
+    def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: _Heartbeat) -> set[str]:
+        """Act on a batch; returns the contacts another run holds (their events wait)."""
         rescore, forget, merges = self._coalesce(events, result)
         if forget:
             self.store.forget_contacts(sorted(forget))
@@ -86,8 +97,9 @@ class WebhookConsumer:
             result.merged += len(merged)
         rescore -= forget
         result.contacts = len(rescore)
-        if rescore:
-            self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], result, heartbeat)
+        if not rescore:
+            return set()
+        return self._rescore(sorted(rescore, key=_id_order), [e.id for e in events], result, heartbeat)
 
     def _coalesce(self, events: list[QueuedEvent],
                   result: ConsumeResult) -> tuple[set[str], set[str], dict[str, set[str]]]:
@@ -115,23 +127,28 @@ class WebhookConsumer:
                 rescore.add(e.object_id)
         return rescore, forget, merges
 
-    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: RunCounts, heartbeat: _Heartbeat) -> None:
+    def _rescore(self, contact_ids: list[str], event_ids: list[int], tally: RunCounts,
+                 heartbeat: _Heartbeat) -> set[str]:
         run = self.store.start_run("webhook", self._now_ms(), None)
         heartbeat.run_id = run.id
+        held: set[str] = set()
         for i in range(0, len(contact_ids), BATCH_SIZE):
             chunk = contact_ids[i:i + BATCH_SIZE]
+            read_at = self._now_ms()
             contacts = self.gateway.batch_read_contacts(chunk, self.path.properties)
-            planned, histories = self.path.plan(contacts, run.id, tally)
+            planned, histories = self.path.plan(contacts, run.id, tally, read_at=read_at)
             # Renew the lease with the same instant the outbox rows get: the events can then only
             # be taken over once every write planned under them is older than a lease, i.e. once
             # a taker may treat those writes as a dead worker's.
             now = self._now_ms()
             if not self.store.renew_events(event_ids, self.worker_id, now):
                 raise StoreError("this webhook batch's lease was taken over by another worker; leaving it to them")
-            self.store.checkpoint(run.id, chunk[-1], tally.counts(), histories, planned, now)
-            if planned:
-                self.path.write(planned, tally)
+            mine, busy = self.path.claim(run.id, chunk[-1], tally, histories, planned, now)
+            held |= busy
+            if mine:
+                self.path.write(mine, tally)
         self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=None)
+        return held
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)

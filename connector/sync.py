@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -171,16 +171,17 @@ class SyncJob:
 
             pages = self.gateway.iter_search(properties=self.path.properties, filters=filters,
                                              after_id=run.checkpoint_id)
-            for page in pages:
+            for read_at, page in _timed(pages, self._now_ms):
                 if self.limit is not None:
                     page = page[: max(0, self.limit - tally.pulled)]
                     if not page:
                         break
-                planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None)
+                planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None, read_at)
                 if not self.dry_run:
-                    self.store.checkpoint(run.id, str(page[-1]["id"]), tally.counts(), histories, planned,
-                                          self._now_ms())
-                    pending.extend(planned)
+                    # Contacts the webhook worker holds are its to write (it read them later, or
+                    # wrote them after this read): this run leaves them alone.
+                    mine, _held = self.path.claim(run.id, str(page[-1]["id"]), tally, histories, planned)
+                    pending.extend(mine)
                     while len(pending) >= BATCH_SIZE:
                         submit(pending[:BATCH_SIZE])
                         pending = pending[BATCH_SIZE:]
@@ -223,6 +224,17 @@ class _EchoCounter:
     def settle(self) -> None:
         if self.expected is not None and self.end is not None and self.seen >= self.expected:
             self.store.set_cursor(ECHO + ".confirmed", self.end)
+
+
+def _timed(pages: Iterator[list[dict]], now_ms: Callable[[], int]) -> Iterator[tuple[int, list[dict]]]:
+    """Each page with the instant just before it was requested (ms)."""
+    while True:
+        read_at = now_ms()
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        yield read_at, page
 
 
 def _raise_first_error(futures: list[Future], wait: bool = False) -> None:

@@ -48,6 +48,7 @@ class RunCounts:
     scored: int = 0
     rebuilt: int = 0  # contacts whose history came from HubSpot's copy (the store had none, or older)
     changed: int = 0
+    held: int = 0  # planned changes left to another run that holds the contact (one writer per contact)
     written: int = 0
     failed: int = 0
     mql_new: int = 0
@@ -55,6 +56,17 @@ class RunCounts:
     planned: list[PlannedChange] = field(default_factory=list)
     last_write_ms: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def unplan(self, w: PlannedWrite) -> None:
+        """A planned write the store refused (another run holds the contact)."""
+        with self._lock:
+            self.changed -= 1
+            self.held += 1
+            if w.new_mql_path is not None:
+                self.mql_new -= 1
+                self.by_path[w.new_mql_path] -= 1
+                if not self.by_path[w.new_mql_path]:
+                    del self.by_path[w.new_mql_path]
 
     def counts(self) -> dict[str, int]:
         """The counters a run row keeps in the store."""
@@ -82,8 +94,11 @@ class WritePath:
         self.properties = scoring_inputs(rules)
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
-             on_contact: Callable[[dict], None] | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
-        """Evaluate contacts (as HubSpot returns them) against their stored histories."""
+             on_contact: Callable[[dict], None] | None = None,
+             read_at: int | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
+        """Evaluate contacts (as HubSpot returns them) against their stored histories. `read_at`:
+        when they were read (ms, taken before the request); the store refuses the plan of a
+        contact another run wrote since (Store.checkpoint)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = int(now.timestamp() * 1000)
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
@@ -111,15 +126,32 @@ class WritePath:
             # Every write carries lsc_last_scored: the next sync recognises its own echoes by it.
             changes.setdefault(hp.LAST_SCORED, format_instant(now.timestamp()))
             tally.changed += 1
-            if changes.get(hp.LEAD_STATUS) == hp.MQL_STATUS:
+            new_mql = result.decision.path if changes.get(hp.LEAD_STATUS) == hp.MQL_STATUS else None
+            if new_mql is not None:
                 tally.mql_new += 1
-                tally.by_path[result.decision.path] = tally.by_path.get(result.decision.path, 0) + 1
+                tally.by_path[new_mql] = tally.by_path.get(new_mql, 0) + 1
             previous = {k: props.get(k) for k in changes}
             if len(tally.planned) < self.keep_planned:
                 tally.planned.append(PlannedChange(cid, changes, previous, result.decision.why))
             planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
-                                        reasons_text(result.score), score_dict(result), planned_at=now_ms))
+                                        reasons_text(result.score), score_dict(result), planned_at=now_ms,
+                                        read_at=now_ms if read_at is None else read_at, new_mql_path=new_mql))
         return planned, unchanged
+
+    def claim(self, run_id: int, checkpoint_id: str, tally: RunCounts, histories: Mapping[str, dict],
+              planned: list[PlannedWrite], now: int | None = None) -> tuple[list[PlannedWrite], set[str]]:
+        """Commit the page's plan (Store.checkpoint, stamped `now`) and return (the writes this run
+        may send, the contacts another run holds). A held contact is not counted as this run's
+        change."""
+        now = int(self.clock() * 1000) if now is None else now
+        # The run row's counts still include the refused plans; the next checkpoint corrects them.
+        busy = self.store.checkpoint(run_id, checkpoint_id, tally.counts(), histories, planned, now)
+        if not busy:
+            return planned, busy
+        for w in planned:
+            if w.contact_id in busy:
+                tally.unplan(w)
+        return [w for w in planned if w.contact_id not in busy], busy
 
     def write(self, batch: Sequence[PlannedWrite], tally: RunCounts) -> None:
         """Send one batch (≤100); confirm what HubSpot applied, record what it refused.

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.core.properties import STATE
-from connector.store.database import Database, _chunks
+from connector.store.database import Database, _chunks, _lock_key
 from connector.store.schema import audit, contact_state, outbox, runs, score_history, write_failures
 
 
@@ -34,22 +34,49 @@ class PlannedWrite:
     reasons: str
     score: dict
     planned_at: int = 0  # ms; a history older than the stored one never replaces it
-
+    # Not kept in the outbox, only used while planning: when HubSpot was read for this plan (ms),
+    # and the qualification path when the plan makes the contact an MQL.
+    read_at: int = 0
+    new_mql_path: str | None = None
 
 
 class Outbox(Database):
     def checkpoint(self, run_id: int, checkpoint_id: str, counts: Mapping[str, int],
-                   histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int) -> None:
-        """Commit one page of work: histories of unchanged contacts, planned writes, progress."""
+                   histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int) -> set[str]:
+        """Commit one page of work: histories of unchanged contacts, planned writes, progress.
+
+        One writer per contact: a plan is refused, and its contact id returned, when another run
+        holds a planned write for the contact, or wrote it after this plan's read (`read_at`).
+        The sync and the webhook worker may read the same contact; without this both would
+        write the same change, or an older read would overwrite a newer one.
+        """
         with self._begin() as conn:
+            if self.dialect == "postgresql":
+                # Claims are serialised, as queue claims are: two transactions must not each miss
+                # the other's uncommitted outbox row.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("outbox claims")})
+            busy = self._held_elsewhere(conn, run_id, planned) if planned else set()
+            mine = [p for p in planned if p.contact_id not in busy]
             self._save_histories(conn, [(cid, h, now) for cid, h in histories.items()])
-            if planned:
-                ids = [p.contact_id for p in planned]
+            if mine:
+                ids = [p.contact_id for p in mine]
                 # A resumed run re-plans contacts it planned before it died: the new plan wins.
                 conn.execute(outbox.delete().where(outbox.c.run_id == run_id, outbox.c.contact_id.in_(ids)))
-                conn.execute(outbox.insert(), [_outbox_row(p, now) for p in planned])
+                conn.execute(outbox.insert(), [_outbox_row(p, now) for p in mine])
             conn.execute(runs.update().where(runs.c.id == run_id).values(
                 checkpoint_id=checkpoint_id, counts=json.dumps(dict(counts))))
+        return busy
+
+    def _held_elsewhere(self, conn: Connection, run_id: int, planned: Sequence[PlannedWrite]) -> set[str]:
+        read_at = {p.contact_id: p.read_at or p.planned_at for p in planned}
+        busy: set[str] = set()
+        for chunk in _chunks(list(read_at), 500):
+            busy.update(conn.execute(sa.select(outbox.c.contact_id).where(
+                outbox.c.contact_id.in_(chunk), outbox.c.run_id != run_id)).scalars())
+            rows = conn.execute(sa.select(audit.c.contact_id, sa.func.max(audit.c.at)).where(
+                audit.c.contact_id.in_(chunk), audit.c.run_id != run_id).group_by(audit.c.contact_id)).all()
+            busy.update(cid for cid, at in rows if at >= read_at[cid])
+        return busy
 
     def get_histories(self, contact_ids: Iterable[str]) -> dict[str, dict]:
         ids = list(contact_ids)

@@ -92,6 +92,16 @@ class Queue(Database):
                 conn.execute(outbox.update().where(outbox.c.run_id == run_id).values(created_at=now))
         return renewed == len(ids)
 
+    def defer_events(self, ids: Sequence[int], worker_id: str, now: int, lease_ms: int, delay_ms: int) -> None:
+        """Hand this worker's events back, to be taken again in `delay_ms`: they stay 'taken' by
+        nobody live, with a lease that runs out then (so the contact's other events wait too)."""
+        if not ids:
+            return
+        with self._begin() as conn:
+            conn.execute(webhook_events.update().where(
+                webhook_events.c.id.in_(list(ids)), webhook_events.c.taken_by == worker_id).values(
+                taken_by="deferred", taken_at=now - lease_ms + delay_ms))
+
     def finish_events(self, ids: Sequence[int]) -> None:
         if not ids:
             return
