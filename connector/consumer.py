@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 # How long events of a contact the sync holds wait before they are taken again: the sync's
 # writers send a planned batch within moments.
 DEFER_MS = 2_000
+# A webhook run lasts one batch; one 'running' this long is a dead worker's on another host (on
+# this host the holder's pid tells at once).
+WEBHOOK_RUN_MAX_MS = 3_600_000
+_UNKNOWN = object()  # the app id not asked for yet
 _OWN_OUTPUTS = frozenset(hp.CONNECTOR_PROPERTY_NAMES) | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE}
 
 
@@ -54,7 +58,9 @@ class ConsumeResult(RunCounts):
 
 class WebhookConsumer:
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, batch_size: int = 500,
-                 lease_ms: int = 30_000, worker_id: str | None = None, clock: Callable[[], float] = time.time):
+                 lease_ms: int = 30_000, worker_id: str | None = None, clock: Callable[[], float] = time.time,
+                 app_id: str | None = None):
+        """`app_id`: this connector's HubSpot app (asked of HubSpot on first need when None)."""
         self.store = store
         self.gateway = gateway
         self.path = WritePath(gateway, store, rules, clock=clock)
@@ -62,6 +68,7 @@ class WebhookConsumer:
         self.lease_ms = lease_ms
         self.worker_id = worker_id or lock_holder()
         self.clock = clock
+        self._app_id: str | None | object = app_id if app_id is not None else _UNKNOWN
 
     def run_once(self) -> ConsumeResult:
         """Handle one batch of queued events; returns what was done (events=0: queue empty)."""
@@ -75,6 +82,7 @@ class WebhookConsumer:
         # than a lease before `now` is no live worker's, and every write planned under events just
         # taken over is one. (Leftover writes only exist while their events are unfinished.)
         self.path.finish_planned(result, kinds=("webhook",), created_before=now - self.lease_ms)
+        self.store.mark_dead_runs(("webhook",), now, older_than=now - WEBHOOK_RUN_MAX_MS)
         with _Heartbeat(self, [e.id for e in events]) as heartbeat:
             held = self._handle(events, result, heartbeat)
         # Contacts the sync holds (it planned them, or wrote them after our read) come back a
@@ -89,6 +97,12 @@ class WebhookConsumer:
     def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: _Heartbeat) -> set[str]:
         """Act on a batch; returns the contacts another run holds (their events wait)."""
         rescore, forget, merges = self._coalesce(events, result)
+        if forget:
+            # Erase only what HubSpot confirms is gone: a contact restored since (or a deletion
+            # event for a contact that exists) is rescored instead, its history kept.
+            still_there = self._existing(sorted(forget, key=_id_order))
+            rescore |= still_there
+            forget -= still_there
         if forget:
             self.store.forget_contacts(sorted(forget))
             result.forgotten = len(forget)
@@ -119,7 +133,7 @@ class WebhookConsumer:
                 rescore.difference_update(merged)
                 rescore.add(survivor)
             elif (action == "propertyChange" and p.get("changeSource") == "INTEGRATION"
-                  and p.get("propertyName") in _OWN_OUTPUTS):
+                  and p.get("propertyName") in _OWN_OUTPUTS and self._is_own_app(p.get("sourceId"))):
                 result.ignored += 1
             else:
                 if action == "restore":
@@ -149,6 +163,23 @@ class WebhookConsumer:
                 self.path.write(mine, tally)
         self.store.finish_run(run, tally.counts(), self._now_ms(), cursor_name=None)
         return held
+
+    def _existing(self, contact_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(contact_ids), BATCH_SIZE):
+            chunk = contact_ids[i:i + BATCH_SIZE]
+            found.update(str(c["id"]) for c in self.gateway.batch_read_contacts(chunk, ["hs_object_id"]))
+        return found
+
+    def _is_own_app(self, source_id: object) -> bool:
+        """An INTEGRATION change is this connector's own echo unless its sourceId names another
+        app (then it is rescored like a person's change). Without a sourceId, or when HubSpot
+        cannot tell this token's app id, it counts as our own, as before."""
+        if source_id is None or source_id == "":
+            return True
+        if self._app_id is _UNKNOWN:
+            self._app_id = self.gateway.own_app_id()
+        return self._app_id is None or str(source_id) == self._app_id
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)

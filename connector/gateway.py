@@ -130,6 +130,8 @@ class Gateway:
         """`clock` and `sleep` drive the rate limiter and the retry waits; tests pass fakes."""
         import hubspot  # the only place the SDK is imported
 
+        self._access_token = access_token
+        self._token_info: dict[str, dict | None] = {}
         self._client = hubspot.Client.create(access_token=access_token, host=api_base.rstrip("/"), retry=False)
         crm = self._client.crm
         # Each attribute access builds a new ApiClient and pool (docs/hubspot-facts.md, "The Python SDK"): build once.
@@ -266,12 +268,28 @@ class Gateway:
     # -- token and owners ----------------------------------------------------------------------
 
     def token_scopes(self, access_token: str) -> list[str] | None:
-        """The scopes granted to this private-app token, or None when HubSpot cannot say.
+        """The scopes granted to this private-app token, or None when HubSpot cannot say."""
+        data = self.token_info(access_token)
+        scopes = data.get("scopes") if data else None
+        return [str(s) for s in scopes] if isinstance(scopes, list) else None
 
-        POST /oauth/v2/private-apps/get/access-token-info {"tokenKey": token}
-        (developers.hubspot.com/docs/api/private-apps, "Get access token info"). The typed SDK has
-        no method for it: it goes through the SDK's generic `call_api`, on the same pool.
+    def own_app_id(self) -> str | None:
+        """The id of the app this gateway's token belongs to: HubSpot puts it in the sourceId of
+        the changes the app's API calls make (docs/hubspot-facts.md, "Webhooks"). None when
+        HubSpot cannot say."""
+        data = self.token_info(self._access_token)
+        app = data.get("appId") if data else None
+        return str(app) if app is not None else None
+
+    def token_info(self, access_token: str) -> dict | None:
+        """POST /oauth/v2/private-apps/get/access-token-info {"tokenKey": token}: userId, hubId,
+        appId and scopes (developers.hubspot.com/docs/api/private-apps, "Get access token info"),
+        or None when HubSpot has no such endpoint for the token. The typed SDK has no method for
+        it: it goes through the SDK's generic `call_api`, on the same pool. Kept for the process's
+        life: the preflight asks, the webhook worker's echo check reuses the answer.
         """
+        if access_token in self._token_info:
+            return self._token_info[access_token]
         api_client = self._contacts_basic.api_client
 
         def send(**kw: Any) -> Any:
@@ -285,9 +303,10 @@ class Gateway:
             # reported in seconds, not after the full retry schedule.
             data = self._call("token_info", send, attempts=3)
         except NotFoundError:
-            return None
-        scopes = data.get("scopes")
-        return [str(s) for s in scopes] if isinstance(scopes, list) else None
+            data = None
+        info = data if isinstance(data, dict) else None
+        self._token_info[access_token] = info
+        return info
 
     def get_owner(self, owner_id: str) -> dict | None:
         try:

@@ -88,6 +88,11 @@ class SyncJob:
         # echo check below is about this run's own writes.
         recovery = RunCounts()
         recovered = 0 if self.dry_run else self.path.finish_planned(recovery, kinds=("full", "incremental"))
+        if not self.dry_run:
+            # A sync runs only under the job lock, so a sync run still 'running' is a dead one's.
+            died = self.store.mark_dead_runs(("full", "incremental"), self._now_ms(), everyone=True)
+            if died:
+                log.warning("%d earlier sync run(s) had died without finishing; marked as such", died)
         cursor = self.store.get_cursor(CURSOR)
         if kind == "incremental" and cursor is None:
             kind = "full"  # nothing synced yet: an incremental run would have no lower bound

@@ -48,7 +48,9 @@ class Database:
                 metadata.create_all(conn)
             if version < 2:
                 metadata.create_all(conn, tables=[job_locks])
-            # Later versions append their DDL here: `if version < 3: ...`.
+            if 1 <= version < 3:  # a runs table made before version 3 lacks the holder column
+                conn.execute(sa.text("ALTER TABLE runs ADD COLUMN holder VARCHAR(128)"))
+            # Later versions append their DDL here: `if version < 4: ...`.
             if version != SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
         return SCHEMA_VERSION

@@ -44,7 +44,7 @@ class Locks(Database):
             if not taken:
                 current = conn.execute(sa.select(job_locks.c.holder).where(job_locks.c.name == name)).scalar()
                 stale = (sa.or_(job_locks.c.expires_at < now, job_locks.c.holder == current)
-                         if _holder_is_dead(current) else job_locks.c.expires_at < now)
+                         if holder_is_dead(current) else job_locks.c.expires_at < now)
                 taken = conn.execute(job_locks.update().where(job_locks.c.name == name, stale)
                                      .values(holder=holder, expires_at=now + lease_ms)).rowcount
         try:
@@ -60,7 +60,7 @@ def lock_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _holder_is_dead(holder: str | None) -> bool:
+def holder_is_dead(holder: str | None) -> bool:
     """A holder on this host whose process is gone (killed): its SQLite lease can be taken over."""
     if not holder or ":" not in holder:
         return False

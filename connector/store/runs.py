@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.store.database import Database
+from connector.store.locks import holder_is_dead, lock_holder
 from connector.store.schema import cursors, runs
 
 
@@ -34,11 +35,12 @@ class Runs(Database):
         with self._begin() as conn:
             self._upsert(conn, cursors, {"name": name, "value": int(value)}, ["name"])
 
-    def start_run(self, kind: str, started_at: int, window_from: int | None) -> Run:
+    def start_run(self, kind: str, started_at: int, window_from: int | None, holder: str | None = None) -> Run:
+        """A new run, held by `holder` (default: this process)."""
         with self._begin() as conn:
             run_id = conn.execute(
                 runs.insert().values(kind=kind, status="running", started_at=started_at,
-                                     window_from=window_from, counts="{}")
+                                     window_from=window_from, counts="{}", holder=holder or lock_holder())
             ).inserted_primary_key[0]
         return Run(run_id, kind, "running", started_at, window_from, None, {})
 
@@ -48,7 +50,23 @@ class Runs(Database):
             row = conn.execute(
                 sa.select(runs).where(runs.c.kind == kind, runs.c.status != "trial").order_by(runs.c.id.desc()).limit(1)
             ).mappings().first()
-        return _run(row) if row is not None and row["status"] in ("running", "failed") else None
+        return _run(row) if row is not None and row["status"] in ("running", "failed", "died") else None
+
+    def mark_dead_runs(self, kinds: Sequence[str], now: int, *, everyone: bool = False,
+                       older_than: int | None = None) -> int:
+        """Mark `died` the runs of `kinds` still 'running' whose process is gone: its holder is a
+        process of this host that no longer exists, or (`older_than`, ms) it started before that,
+        or (`everyone`) any: the caller holds the job lock, so no other can be live. They stay
+        resumable (`unfinished_run`). Returns how many were marked."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(runs.c.id, runs.c.holder, runs.c.started_at).where(
+                runs.c.kind.in_(list(kinds)), runs.c.status == "running")).all()
+            dead = [rid for rid, holder, started in rows
+                    if everyone or holder_is_dead(holder) or (older_than is not None and started < older_than)]
+            if dead:
+                conn.execute(runs.update().where(runs.c.id.in_(dead)).values(
+                    status="died", finished_at=now, error="its process died before it finished"))
+        return len(dead)
 
     def finish_run(self, run: Run, counts: Mapping[str, int], now: int, *, cursor_name: str | None,
                    status: str = "done", cursors_too: Mapping[str, int] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -26,13 +26,16 @@ runs = sa.Table(
     "runs", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(16), nullable=False),  # full | incremental | webhook
-    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed | died | trial
     sa.Column("started_at", sa.BigInteger, nullable=False),  # also the window's upper bound
     sa.Column("window_from", sa.BigInteger),  # incremental: lastmodifieddate lower bound
     sa.Column("checkpoint_id", sa.String(32)),  # contacts up to this id are committed
     sa.Column("counts", sa.Text, nullable=False, default="{}"),
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("error", sa.Text),
+    # The process that runs it (host:pid, as job locks name it; added in version 3): a run whose
+    # process is gone is marked `died` by the next run.
+    sa.Column("holder", sa.String(128)),
 )
 
 cursors = sa.Table(
