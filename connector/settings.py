@@ -8,10 +8,12 @@ the developer's environment by accident.
 from __future__ import annotations
 
 import os
-from importlib import resources
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from importlib import resources
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigError, Problem
@@ -44,6 +46,8 @@ class Settings:
     scoring_config: str = DEFAULT_SCORING_CONFIG
     webhook_public_url: str | None = None
     trust_proxy_headers: bool = False
+    # Address `connector web` / `connector run` bind: loopback unless set (the Procfile binds 0.0.0.0 itself).
+    host: str = "127.0.0.1"
     port: int = 8000
     # Client-side budget for HubSpot's 10-second window. 100 is the Free/Starter burst limit
     # (developers.hubspot.com/docs/guides/apps/api-usage/usage-details); the limiter also learns
@@ -60,7 +64,7 @@ class Settings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, require: tuple[str, ...] = ()) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, require: tuple[str, ...] = ()) -> Settings:
         """Build from `environ` (default: os.environ). `require` names settings that must be set."""
         env = os.environ if environ is None else environ
         problems: list[Problem] = []
@@ -81,24 +85,33 @@ class Settings:
             raise ConfigError(problems)
         return settings
 
-    def with_overrides(self, **changes: object) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def _problems(self, require: tuple[str, ...]) -> list[Problem]:
         problems = []
         for name in require:
             if not getattr(self, name):
-                problems.append(Problem(name.upper(), "is required for this command but not set (see config/.env.example)"))
+                problems.append(Problem(name.upper(),
+                                        "is required for this command but not set (see config/.env.example)"))
+        for name in ("hubspot_access_token", "hubspot_client_secret", "webhook_public_url"):
+            value = getattr(self, name)
+            if value and is_placeholder(value):
+                problems.append(Problem(name.upper(), f"is still the placeholder from config/.env.example "
+                                        f"({value[:14]}…): put the real value there (the app's Auth tab in "
+                                        "HubSpot, or your host)"))
         base = urlsplit(self.hubspot_api_base)
         if base.scheme not in ("http", "https") or not base.netloc:
             problems.append(Problem("HUBSPOT_API_BASE", f"must be an http(s) URL, got {self.hubspot_api_base!r}"))
         if self.webhook_public_url:
             public = urlsplit(self.webhook_public_url)
             if public.scheme not in ("http", "https") or not public.netloc:
-                problems.append(Problem("WEBHOOK_PUBLIC_URL", f"must be the full http(s) URL HubSpot calls, got {self.webhook_public_url!r}"))
+                problems.append(Problem("WEBHOOK_PUBLIC_URL",
+                                        f"must be the full http(s) URL HubSpot calls, got {self.webhook_public_url!r}"))
         if not self.database_url.startswith(("sqlite:", "postgresql", "postgres:")):
             problems.append(Problem("DATABASE_URL", "must be sqlite:///path.db or postgresql://user@host/db"))
-        for name in ("database_pool_size", "hubspot_requests_per_10s", "hubspot_search_per_second", "sync_interval_minutes", "webhook_max_body_bytes", "port"):
+        for name in ("database_pool_size", "hubspot_requests_per_10s", "hubspot_search_per_second",
+                     "sync_interval_minutes", "webhook_max_body_bytes", "port"):
             if getattr(self, name) <= 0:
                 problems.append(Problem(name.upper(), "must be a positive number"))
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -133,6 +146,15 @@ class Settings:
                 value = _mask_password(str(value))
             shown[f.name.upper()] = value
         return shown
+
+
+# The example file's stand-ins: zero-filled ids and YOUR-… host names (config/.env.example).
+_PLACEHOLDER = re.compile(r"(^|[-/.])0{8}-0{4}-0{4}-0{4}-0{12}$|YOUR-", re.IGNORECASE)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for a value copied unchanged from config/.env.example."""
+    return bool(_PLACEHOLDER.search(value))
 
 
 def _convert(raw: str, annotation: object) -> object:

@@ -9,6 +9,7 @@ import pytest
 from connector.commands.doctor import Check, daily_headroom_check, doctor_exit_code, run_doctor
 from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, run_setup
 from connector.core import properties as hp
+from connector.errors import ConfigError
 from connector.sandbox import Sandbox, SandboxConfig
 from tests.support.receiver import Receiver
 
@@ -175,5 +176,14 @@ def test_env_example_lists_every_setting_and_loads_as_is():
         var = f.name.upper()
         assert f"\n{var}=" in text or f"\n# {var}=" in text, var
         assert f"| `{var}` |" in guide, var
-    loaded = Settings.from_env(dotenv_values(path), require=("hubspot_access_token", "hubspot_client_secret"))
-    assert loaded.webhook_public_url == "https://YOUR-CONNECTOR-HOST/webhooks/hubspot"
+    # Copied unchanged, its placeholders do not count as set: each is named.
+    with pytest.raises(ConfigError) as exc:
+        Settings.from_env(dotenv_values(path), require=("hubspot_access_token", "hubspot_client_secret"))
+    assert [p.where for p in exc.value.problems] == ["HUBSPOT_ACCESS_TOKEN", "HUBSPOT_CLIENT_SECRET",
+                                                     "WEBHOOK_PUBLIC_URL"]
+    assert all("placeholder from config/.env.example" in p.message for p in exc.value.problems)
+    real = {**dotenv_values(path), "HUBSPOT_ACCESS_TOKEN": "pat-na1-1f2e3d4c-aaaa-bbbb-cccc-123456789abc",
+            "HUBSPOT_CLIENT_SECRET": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "WEBHOOK_PUBLIC_URL": "https://connector.example.com/webhooks/hubspot"}
+    loaded = Settings.from_env(real, require=("hubspot_access_token", "hubspot_client_secret"))
+    assert loaded.webhook_public_url == "https://connector.example.com/webhooks/hubspot"
