@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CURSOR = "contacts.lastmodifieddate"
 ECHO = "contacts.own_writes"  # see SyncJob._lower_bound
+PLANNED_IN_JSON = 10_000  # a dry run's planned changes in --json (the rest counted, not listed)
 
 
 @dataclass
@@ -48,16 +49,25 @@ class RunSummary(RunCounts):
     window_from: int | None = None
 
     def line(self) -> str:
+        """One line with the keys `as_dict` uses (so a log and a JSON summary read alike)."""
         return (f"sync done kind={self.kind}{' dry-run' if self.dry_run else ''} pulled={self.pulled} "
                 f"scored={self.scored} changed={self.changed} written={self.written} failed={self.failed} "
-                f"new_mqls={self.mql_new} requests={self.requests} 429s={self.rate_limited} "
-                f"retries={self.retries} took={self.took_s:.1f}s"
+                f"held={self.held} mql_new={self.mql_new} requests={self.requests} "
+                f"rate_limited={self.rate_limited} retries={self.retries} took_s={self.took_s:.1f}"
                 + (f" rebuilt={self.rebuilt}" if self.rebuilt else ""))
 
     def as_dict(self) -> dict:
         data = self.reported()
-        data["planned"] = [p.__dict__ for p in self.planned[:50]]
+        data["took_s"] = round(self.took_s, 2)
+        data["planned"] = [p.__dict__ for p in self.planned[:PLANNED_IN_JSON]]
+        if self.dry_run:
+            data["planned_left_out"] = self.planned_left_out
         return data
+
+    @property
+    def planned_left_out(self) -> int:
+        """Planned changes a dry run counted but did not keep (it keeps PLANNED_IN_JSON)."""
+        return max(0, self.changed - len(self.planned[:PLANNED_IN_JSON]))
 
 
 class SyncJob:
@@ -76,7 +86,7 @@ class SyncJob:
         self.progress = progress
         self.clock = clock
         self.path = WritePath(gateway, store, rules, clock=clock,
-                              keep_planned=10_000 if dry_run else keep_planned)
+                              keep_planned=PLANNED_IN_JSON if dry_run else keep_planned)
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()

@@ -37,6 +37,11 @@ class PlannedChange:
     changes: dict[str, str]
     previous: dict[str, str | None]
     why: str
+    name: str = ""  # "First Last <email>" as far as HubSpot has them
+
+
+# Read besides the scoring inputs when changes are kept for people to read (dry run, demo).
+NAME_PROPERTIES = ("email", "firstname", "lastname")
 
 
 @dataclass
@@ -91,7 +96,7 @@ class WritePath:
         self.rules = rules
         self.clock = clock
         self.keep_planned = keep_planned
-        self.properties = scoring_inputs(rules)
+        self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -132,7 +137,7 @@ class WritePath:
                 tally.by_path[new_mql] = tally.by_path.get(new_mql, 0) + 1
             previous = {k: props.get(k) for k in changes}
             if len(tally.planned) < self.keep_planned:
-                tally.planned.append(PlannedChange(cid, changes, previous, result.decision.why))
+                tally.planned.append(PlannedChange(cid, changes, previous, result.decision.why, display_name(props)))
             planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
                                         reasons_text(result.score), score_dict(result), planned_at=now_ms,
                                         read_at=now_ms if read_at is None else read_at, new_mql_path=new_mql))
@@ -246,6 +251,13 @@ def known_history(stored: dict | None, props: Mapping[str, str | None]) -> tuple
     if kept is not None:
         return kept, True
     return History.empty(), False
+
+
+def display_name(props: Mapping[str, str | None]) -> str:
+    """How a person recognises the contact: "First Last <email>", or whichever part exists."""
+    name = " ".join(p for p in ((props.get("firstname") or "").strip(), (props.get("lastname") or "").strip()) if p)
+    email = (props.get("email") or "").strip()
+    return f"{name} <{email}>" if name and email else name or email
 
 
 def scoring_inputs(rules: RuleSet) -> list[str]:
