@@ -24,6 +24,8 @@ repeating the same error. Doctor changes nothing, in HubSpot or locally.
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -281,8 +283,7 @@ def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:
     try:
         status = http_get(url, WEBHOOK_TIMEOUT_S)
     except (OSError, ValueError) as exc:  # refused, DNS, TLS, timeout (URLError is an OSError)
-        reason = getattr(exc, "reason", None) or exc
-        return Check("webhook URL", False, f"GET {url} got no answer within {WEBHOOK_TIMEOUT_S:.0f} s: {reason}{note}")
+        return Check("webhook URL", False, f"GET {url}: {_no_answer(exc)}{note}")
     took_ms = (time.monotonic() - started) * 1000
     if status != 200:
         return Check("webhook URL", False, f"GET {url} answered {status}, expected 200{note}")
@@ -301,6 +302,20 @@ def default_http_get(url: str, timeout_s: float) -> int:
 
 
 # -- messages -------------------------------------------------------------------------------------
+
+
+def _no_answer(exc: BaseException) -> str:
+    """Why nothing answered, in words: refused, unknown host, TLS, or a timeout."""
+    reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused (nothing listens there: is the web process running on that host and port?)"
+    if isinstance(reason, socket.gaierror):
+        return f"host not found ({reason})"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS failed ({reason})"
+    if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        return f"no answer within {WEBHOOK_TIMEOUT_S:.0f} s"
+    return str(reason)
 
 
 def _token_failure(exc: Exception) -> str:

@@ -85,7 +85,7 @@ def test_given_unreachable_webhook_url_when_doctor_then_webhook_check_fails(ctx,
     checks = run_doctor(settings.with_overrides(webhook_public_url=url))
     failed = [c for c in checks if not c.ok]
     assert [c.name for c in failed] == ["webhook URL"]
-    assert "/healthz got no answer" in failed[0].detail
+    assert "/healthz: connection refused (nothing listens there" in failed[0].detail
     assert doctor_exit_code(checks) == 1
 
 
