@@ -10,12 +10,20 @@ contact (docs/hubspot-facts.md, "The Python SDK"); taking the raw answer and `js
 ~4x cheaper and keeps the rate-limit headers. The SDK's own urllib3 retries are turned off
 (`retry=False`): it does not retry POST and ends in MaxRetryError (docs/hubspot-facts.md, "The
 Python SDK"); retrying happens here, once, with tenacity.
+
+What the logs and errors say: every call site names its HTTP method and path (a `_Request`), so
+each attempt logs one DEBUG line (method, path, status or the connection error's class, elapsed
+ms, attempt number; never a header, token, query string or body), a call HubSpot takes long to
+answer logs a WARNING every `watchdog_s` while it waits (one daemon thread per process watches
+the calls in flight: `_Watchdog`), and every HubSpotError raised here names the call, with
+HubSpot's message, category and correlation id when it sent them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -99,6 +107,100 @@ class BatchOutcome:
     failed: dict[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What one call sends, as the logs and errors name it: method, path (no query string: its
+    values are not ours to print) and, for batch calls, how many inputs. Never a body."""
+
+    method: str
+    path: str
+    inputs: int | None = None
+    about: str | None = None  # what a path alone does not name, e.g. "property lsc_score"
+
+    def __str__(self) -> str:
+        path = self.path if self.path.isprintable() else _escaped(self.path)
+        text = f"{self.method} {path}"
+        notes = [f"{self.inputs} input{'' if self.inputs == 1 else 's'}"] if self.inputs is not None else []
+        if self.about:
+            notes.append(self.about if self.about.isprintable() else _escaped(self.about))
+        return f"{text} ({'; '.join(notes)})" if notes else text
+
+
+class _Flight:
+    """One attempt on the wire, as the watchdog sees it (monotonic seconds)."""
+
+    __slots__ = ("request", "attempt", "started", "watchdog_s", "read_timeout_s", "warn_at", "warnings")
+
+    def __init__(self, request: _Request, attempt: int, watchdog_s: float, read_timeout_s: float):
+        self.request = request
+        self.attempt = attempt
+        self.started = time.monotonic()
+        self.watchdog_s = watchdog_s
+        self.read_timeout_s = read_timeout_s
+        self.warn_at = self.started + watchdog_s
+        self.warnings = 0
+
+
+class _Watchdog:
+    """One daemon thread per process that warns about calls HubSpot has not answered yet.
+
+    Cheap per call: `start` and `finish` are a dict insert and delete under a lock; the thread is
+    woken only when a call is due before its next planned look (in steady state never: it sleeps
+    until the oldest call in flight is due, or `watchdog_s` when none is), so there is no thread or
+    timer per call. Its clock is time.monotonic, not the gateway's `clock`: tests fake that one to
+    drive the limiter, and a watchdog on a fake clock would never (or always) fire.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[int, _Flight] = {}
+        self._wake = threading.Event()
+        self._next_look = float("inf")
+        self._idle_s = 10.0
+        self._thread: threading.Thread | None = None
+
+    def start(self, flight: _Flight) -> None:
+        with self._lock:
+            self._flights[id(flight)] = flight
+            self._idle_s = flight.watchdog_s
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="hubspot-watchdog", daemon=True)
+                self._thread.start()
+        if flight.warn_at < self._next_look:
+            self._wake.set()
+
+    def finish(self, flight: _Flight) -> None:
+        with self._lock:
+            self._flights.pop(id(flight), None)
+
+    def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            due: list[tuple[_Flight, float]] = []
+            with self._lock:
+                next_look = now + self._idle_s
+                for f in self._flights.values():
+                    if f.warn_at <= now:
+                        f.warnings += 1
+                        f.warn_at = f.started + (f.warnings + 1) * f.watchdog_s
+                        due.append((f, f.warnings * f.watchdog_s))
+                    next_look = min(next_look, f.warn_at)
+                self._next_look = next_look
+            for f, waited in due:
+                log.warning("HubSpot has not answered %s for %s s (attempt %d; read timeout %s s)",
+                            f.request, f"{waited:g}", f.attempt, f"{f.read_timeout_s:g}")
+            self._wake.wait(max(next_look - time.monotonic(), 0.0))
+            self._wake.clear()
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):  # a forked worker has no monitor thread: start afresh there
+    os.register_at_fork(after_in_child=_WATCHDOG._reset)
+
+
 class _Transient(Exception):
     """Internal: a failure worth retrying, with the wait HubSpot asked for (if any)."""
 
@@ -126,8 +228,9 @@ class Gateway:
                  connect_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
                  max_attempts: int = 8, max_wait_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
-                 jitter: Callable[[], float] = random.random):
-        """`clock` and `sleep` drive the rate limiter and the retry waits; tests pass fakes."""
+                 jitter: Callable[[], float] = random.random, watchdog_s: float | None = 10.0):
+        """`clock` and `sleep` drive the rate limiter and the retry waits; tests pass fakes.
+        `watchdog_s`: warn every so many seconds a call waits for HubSpot's answer (None or 0: never)."""
         import hubspot  # the only place the SDK is imported
 
         self._access_token = access_token
@@ -153,6 +256,7 @@ class Gateway:
         self._jitter = jitter
         self._max_attempts = max_attempts
         self._max_wait_s = max_wait_s
+        self._watchdog_s = watchdog_s or None
 
     # -- contacts --------------------------------------------------------------------------
 
@@ -168,7 +272,7 @@ class Gateway:
         }
         if after:
             body["after"] = after
-        data = self._call("search",
+        data = self._call("search", _Request("POST", "/crm/v3/objects/contacts/search"),
                           lambda **kw: self._contacts_search.do_search(public_object_search_request=body, **kw))
         nxt = (data.get("paging") or {}).get("next", {}).get("after")
         return SearchPage(data.get("results", []), nxt, int(data.get("total", 0)))
@@ -201,7 +305,8 @@ class Gateway:
 
     def get_contact(self, id_or_email: str, properties: Sequence[str]) -> dict:
         id_property = "email" if "@" in id_or_email else None
-        return self._call("get", lambda **kw: self._contacts_basic.get_by_id(
+        return self._call("get", _Request("GET", f"/crm/v3/objects/contacts/{id_or_email}"),
+                          lambda **kw: self._contacts_basic.get_by_id(
             id_or_email, properties=list(properties), id_property=id_property, **kw))
 
     def batch_read_contacts(self, ids: Sequence[str], properties: Sequence[str]) -> list[dict]:
@@ -211,7 +316,8 @@ class Gateway:
         body = {"inputs": [{"id": str(i)} for i in ids], "properties": list(properties)}
         # `archived` is left out: HubSpot's default is false, and the SDK would send Python's
         # spelling "False" where HubSpot's spec has the boolean `false`.
-        data = self._call("batch_read", lambda **kw: self._contacts_batch.read(
+        data = self._call("batch_read", _Request("POST", "/crm/v3/objects/contacts/batch/read", len(ids)),
+                          lambda **kw: self._contacts_batch.read(
             batch_read_input_simple_public_object_id=body, **kw))
         return data.get("results", [])
 
@@ -222,7 +328,8 @@ class Gateway:
         if len(updates) > BATCH_SIZE:
             raise ValueError(f"at most {BATCH_SIZE} updates per batch, got {len(updates)}")
         body = {"inputs": [{"id": cid, "properties": props} for cid, props in updates]}
-        data = self._call("batch_update", lambda **kw: self._contacts_batch.update(
+        data = self._call("batch_update", _Request("POST", "/crm/v3/objects/contacts/batch/update", len(updates)),
+                          lambda **kw: self._contacts_batch.update(
             batch_input_simple_public_object_batch_input=body, **kw))
         ok = [str(r["id"]) for r in data.get("results", [])]
         failed: dict[str, str] = {}
@@ -236,33 +343,38 @@ class Gateway:
 
     def get_property(self, name: str) -> dict | None:
         try:
-            return self._call("properties", lambda **kw: self._properties.get_by_name("contacts", name, **kw))
+            return self._call("properties", _Request("GET", f"/crm/v3/properties/contacts/{name}"),
+                              lambda **kw: self._properties.get_by_name("contacts", name, **kw))
         except NotFoundError:
             return None
 
     def list_contact_properties(self) -> dict[str, dict]:
         """Every contact property definition of the portal, by name: one call (GET
         /crm/v3/properties/contacts answers all of them, unpaged)."""
-        data = self._call("properties", lambda **kw: self._properties.get_all("contacts", **kw))
+        data = self._call("properties", _Request("GET", "/crm/v3/properties/contacts"),
+                          lambda **kw: self._properties.get_all("contacts", **kw))
         return {str(d["name"]): d for d in data.get("results", [])}
 
     def create_property(self, definition: dict) -> dict:
-        return self._call("properties",
+        request = _Request("POST", "/crm/v3/properties/contacts", about=f"property {definition.get('name')}")
+        return self._call("properties", request,
                           lambda **kw: self._properties.create("contacts", property_create=definition, **kw))
 
     def update_property(self, name: str, changes: dict) -> dict:
         """PATCH a property. Note: `options` REPLACES the whole option list (docs/hubspot-facts.md, "CRM semantics")."""
-        return self._call("properties",
+        return self._call("properties", _Request("PATCH", f"/crm/v3/properties/contacts/{name}"),
                           lambda **kw: self._properties.update("contacts", name, property_update=changes, **kw))
 
     def get_group(self, name: str) -> dict | None:
         try:
-            return self._call("properties", lambda **kw: self._groups.get_by_name("contacts", name, **kw))
+            return self._call("properties", _Request("GET", f"/crm/v3/properties/contacts/groups/{name}"),
+                              lambda **kw: self._groups.get_by_name("contacts", name, **kw))
         except NotFoundError:
             return None
 
     def create_group(self, name: str, label: str) -> dict:
-        return self._call("properties", lambda **kw: self._groups.create(
+        return self._call("properties", _Request("POST", "/crm/v3/properties/contacts/groups", about=f"group {name}"),
+                          lambda **kw: self._groups.create(
             "contacts", property_group_create={"name": name, "label": label}, **kw))
 
     # -- token and owners ----------------------------------------------------------------------
@@ -301,7 +413,9 @@ class Gateway:
         try:
             # Few attempts: this is the preflight call, and an unreachable API base should be
             # reported in seconds, not after the full retry schedule.
-            data = self._call("token_info", send, attempts=3)
+            # The body holds a token: _Request never carries a body, and nothing here logs one.
+            data = self._call("token_info", _Request("POST", "/oauth/v2/private-apps/get/access-token-info"), send,
+                              attempts=3)
         except NotFoundError:
             data = None
         info = data if isinstance(data, dict) else None
@@ -310,14 +424,14 @@ class Gateway:
 
     def get_owner(self, owner_id: str) -> dict | None:
         try:
-            return self._call("owners",
+            return self._call("owners", _Request("GET", f"/crm/v3/owners/{owner_id}"),
                               lambda **kw: self._owners.get_by_id(owner_id, id_property="id", **kw))
         except NotFoundError:
             return None
 
     # -- the one way every call goes ----------------------------------------------------------
 
-    def _call(self, kind: str, send: Callable[..., Any], attempts: int | None = None) -> Any:
+    def _call(self, kind: str, request: _Request, send: Callable[..., Any], attempts: int | None = None) -> Any:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(attempts or self._max_attempts),
@@ -329,41 +443,69 @@ class Gateway:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_once(kind, send)
+                    return self._send_once(kind, request, send, attempt.retry_state.attempt_number)
         except _Transient as exc:
+            tried = retrying.statistics.get("attempt_number", 1)
+            if tried > 1:
+                exc.error.args = (f"{exc.error} (gave up after {tried} attempts)",)
             raise exc.error from None
         raise AssertionError("unreachable")
 
-    def _send_once(self, kind: str, send: Callable[..., Any]) -> Any:
+    def _send_once(self, kind: str, request: _Request, send: Callable[..., Any], attempt: int) -> Any:
         if self._daily_blocked_until is not None and self._clock() < self._daily_blocked_until:
             # The day's budget is spent: no request may burn it further (docs/hubspot-facts.md, "Limits").
-            raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset",
-                                  policy="DAILY", status=429)
+            raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset "
+                                  f"(not sent: {request})", policy="DAILY", status=429)
         window = self.search_window if kind == "search" else self.window
         window.acquire()
         self.counters.count(kind)
+        # Timed from here: the limiter's wait above is ours, not HubSpot's.
+        flight = _Flight(request, attempt, self._watchdog_s or 0.0, self._timeout[1])
+        if self._watchdog_s:
+            _WATCHDOG.start(flight)
+        outcome: object = "?"  # what the DEBUG line says came back: a status, or an exception's class
         try:
             response = send(_preload_content=False, _request_timeout=self._timeout)
+            outcome = response.status
             body = response.data
             headers = response.headers
             response.release_conn()
         except urllib3.exceptions.HTTPError as exc:  # connection refused, reset, timeout, dropped
-            raise _Transient(UnreachableError(f"cannot reach HubSpot: {type(exc).__name__}: {_first_line(exc)}"),
-                             None) from exc
+            outcome = type(exc).__name__
+            raise _Transient(UnreachableError(f"cannot reach HubSpot for {request}: "
+                                              f"{type(exc).__name__}: {_first_line(exc)}"), None) from exc
         except Exception as exc:  # the SDK's ApiException family: no common base across packages
             status = getattr(exc, "status", None)
+            outcome = status if status else type(exc).__name__
             if status is None:
                 raise
-            raise self._map_error(int(status), getattr(exc, "headers", None) or {}, getattr(exc, "body", None),
-                                  window) from None
+            if not status:  # the SDK's rest client turns a TLS failure into an ApiException with status 0
+                reason = _first_line(Exception(getattr(exc, "reason", None) or exc))
+                raise _Transient(UnreachableError(f"cannot reach HubSpot for {request}: {reason}"), None) from None
+            raise self._map_error(int(status), request, getattr(exc, "headers", None) or {},
+                                  getattr(exc, "body", None), window) from None
         finally:
             window.release()
+            if self._watchdog_s:
+                _WATCHDOG.finish(flight)
+            self._log_attempt(flight, outcome)
         if kind != "search":
             self._learn(headers)
         try:
             return json.loads(body) if body else {}
         except ValueError:
-            raise _Transient(ServerError("HubSpot answered with something that is not JSON"), None) from None
+            raise _Transient(ServerError(f"HubSpot answered {outcome} to {request} with something that is not JSON",
+                                         status=outcome if isinstance(outcome, int) else None), None) from None
+
+    @staticmethod
+    def _log_attempt(flight: _Flight, outcome: object) -> None:
+        """One DEBUG line per attempt; and, after a watchdog warning, one INFO line when it ends."""
+        if flight.warnings:
+            log.info("HubSpot answered %s after %.1f s: %s (attempt %d)", flight.request,
+                     time.monotonic() - flight.started, outcome, flight.attempt)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("HubSpot %s -> %s in %.1f ms (attempt %d)", flight.request, outcome,
+                      (time.monotonic() - flight.started) * 1000, flight.attempt)
 
     def _learn(self, headers: Any) -> None:
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
@@ -376,12 +518,15 @@ class Gateway:
             self.daily_remaining = daily
             self.daily_limit = _int_header(headers, "X-HubSpot-RateLimit-Daily")
 
-    def _map_error(self, status: int, headers: Any, raw: Any, window: SlidingWindow) -> Exception:
-        """HubSpot's error answer -> our exception; transient ones wrapped for a retry."""
+    def _map_error(self, status: int, request: _Request, headers: Any, raw: Any, window: SlidingWindow) -> Exception:
+        """HubSpot's error answer -> our exception, naming the call; transient ones wrapped for a retry."""
         body = _json_body(raw)
-        message = str(body.get("message") or f"HTTP {status}")
+        message = str(body.get("message") or "") or None
         category = body.get("category") or body.get("errorType")
-        common: dict[str, Any] = {"status": status, "category": category, "correlation_id": body.get("correlationId")}
+        correlation_id = body.get("correlationId")
+        common: dict[str, Any] = {"status": status, "category": category, "correlation_id": correlation_id}
+        answered = _answered(status, request, message, category, correlation_id)
+        ref = _refs(None, correlation_id)
         if status == 429:
             self.counters.add("rate_limited")
             policy = body.get("policyName")
@@ -391,29 +536,32 @@ class Gateway:
                 # Hold every call until HubSpot's Retry-After, else an hour; then one call probes.
                 self._daily_blocked_until = self._clock() + min(_float_header(headers, "Retry-After") or 3600.0,
                                                                 86_400.0)
-                return DailyLimitError("HubSpot's daily API limit for this account is used up; the run stops "
-                                       "and resumes after midnight (account time zone)", policy=policy, **common)
+                return DailyLimitError(f"HubSpot's daily API limit for this account is used up (429 to {request}); "
+                                       f"the run stops and resumes after midnight (account time zone){ref}",
+                                       policy=policy, **common)
             retry_after = _float_header(headers, "Retry-After")
             wait = retry_after if retry_after is not None else (1.0 if policy == "SECONDLY" else window.interval_s / 2)
             window.penalise(wait)
-            return _Transient(RateLimitError(f"rate limited by HubSpot ({policy or 'unknown policy'})", policy=policy,
-                                             **common), retry_after)
+            limited = f"rate limited by HubSpot ({policy or 'unknown policy'}) on {request}{ref}"
+            return _Transient(RateLimitError(limited, policy=policy, **common), retry_after)
         if status == 401:
-            return AuthError("HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN", **common)
+            return AuthError(f"HubSpot rejected the access token (401 to {request}): check HUBSPOT_ACCESS_TOKEN{ref}",
+                             **common)
         if status == 403:
             scopes = _missing_scopes(body)
             if category == "MISSING_SCOPES" or scopes:
                 named = ", ".join(scopes) if scopes else "see HubSpot's message"
-                return ScopeError(f"the access token lacks required scopes: {named}", scopes=scopes, **common)
-            return HubSpotError(f"HubSpot refused the request (403): {message}", **common)
+                return ScopeError(f"the access token lacks required scopes: {named} (403 to {request}){ref}",
+                                  scopes=scopes, **common)
+            return HubSpotError(f"HubSpot refused {request} (403): {message or 'no reason given'}"
+                                f"{_refs(category, correlation_id)}", **common)
         if status == 404:
-            return NotFoundError(message, **common)
+            return NotFoundError(answered, **common)
         if status >= 500:
-            return _Transient(ServerError(f"HubSpot server error {status}: {message}", **common),
-                              _float_header(headers, "Retry-After"))
+            return _Transient(ServerError(answered, **common), _float_header(headers, "Retry-After"))
         if status in (400, 409, 422):
-            return ValidationError(message, **common)
-        return HubSpotError(f"HubSpot answered {status}: {message}", **common)
+            return ValidationError(answered, **common)
+        return HubSpotError(answered, **common)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -426,7 +574,29 @@ class Gateway:
     def _before_retry(self, state: tenacity.RetryCallState) -> None:
         self.counters.add("retries")
         exc = state.outcome.exception() if state.outcome else None
-        log.debug("retrying HubSpot call after: %s", exc)
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.debug("retrying in %.2f s after: %s", wait, exc)
+
+
+def _answered(status: int, request: _Request, message: str | None, category: str | None,
+              correlation_id: str | None) -> str:
+    """e.g. "HubSpot answered 404 to GET /crm/v3/objects/contacts/123: Object not found. (OBJECT_NOT_FOUND,
+    correlation id 1f2e...)"."""
+    text = f"HubSpot answered {status} to {request}"
+    return (f"{text}: {message}" if message else text) + _refs(category, correlation_id)
+
+
+def _refs(category: str | None, correlation_id: str | None) -> str:
+    """" (CATEGORY, correlation id X)", the parts HubSpot sent, or ""."""
+    parts = [str(category)] if category else []
+    if correlation_id:
+        parts.append(f"correlation id {correlation_id}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _escaped(text: str) -> str:
+    """Control characters as escapes: a path segment from a user must not forge log lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _ids_in_error(err: dict) -> list[str]:

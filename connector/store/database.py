@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
@@ -65,6 +66,31 @@ class Database:
     def ping(self) -> None:
         with self._connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def file_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the SQLite file, None for another database. A web process compares
+        it with the one it opened: a deleted or replaced file must not be acknowledged into."""
+        path = self.sqlite_path()
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return (0, 0)  # gone
+        return (st.st_dev, st.st_ino)
+
+    def sqlite_path(self) -> str | None:
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return url.database
+
+    def check_writable(self) -> None:
+        """A write that changes nothing, committed: StoreError when the database is read-only,
+        its disk full, or its file gone (a read alone would not tell)."""
+        with self._begin() as conn:
+            conn.execute(schema_meta.update().where(schema_meta.c.key == "schema_version")
+                         .values(value=schema_meta.c.value))
 
     def dispose(self) -> None:
         self.engine.dispose()
