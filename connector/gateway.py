@@ -278,8 +278,10 @@ class Gateway:
         return SearchPage(data.get("results", []), nxt, int(data.get("total", 0)))
 
     def iter_search(self, *, properties: Sequence[str], filters: Sequence[dict] = (),
-                    after_id: str | None = None) -> Iterator[list[dict]]:
-        """Every matching contact with id > `after_id`, in pages, ascending by id.
+                    after_id: str | None = None,
+                    on_total: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
+        """Every matching contact with id > `after_id`, in pages, ascending by id. `on_total` hears
+        how many match, from the first page (HubSpot's `total`), for a progress bar.
 
         A search query stops at 10,000 results (400 past it): at the cap a new query starts with
         `hs_object_id > last id seen`, as Airbyte's HubSpot source does.
@@ -293,6 +295,9 @@ class Gateway:
             seen = 0
             while True:
                 page = self.search_contacts(properties=properties, filters=query, after=after)
+                if on_total is not None:
+                    on_total(page.total)
+                    on_total = None
                 if page.results:
                     last_id = page.results[-1]["id"]
                     seen += len(page.results)

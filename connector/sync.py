@@ -184,8 +184,9 @@ class SyncJob:
                     pool.shutdown(wait=True, cancel_futures=True)  # a fatal error: send no more batches
                     raise
 
+            total = [0]
             pages = self.gateway.iter_search(properties=self.path.properties, filters=filters,
-                                             after_id=run.checkpoint_id)
+                                             after_id=run.checkpoint_id, on_total=lambda n: total.__setitem__(0, n))
             for read_at, page in _timed(pages, self._now_ms):
                 if self.limit is not None:
                     page = page[: max(0, self.limit - tally.pulled)]
@@ -201,7 +202,7 @@ class SyncJob:
                         submit(pending[:BATCH_SIZE])
                         pending = pending[BATCH_SIZE:]
                 if self.progress:
-                    self.progress(tally.pulled, 0)
+                    self.progress(tally.pulled, min(total[0], self.limit) if self.limit else total[0])
                 if self.limit is not None and tally.pulled >= self.limit:
                     break
             if pending:

@@ -28,3 +28,13 @@ def test_given_frequent_updates_then_it_redraws_at_most_five_times_a_second():
     assert out.getvalue().count("\r") == 3  # at 0.0, 0.2 and 0.4 s
     bar.close()
     assert out.getvalue().endswith("\n")
+
+
+def test_given_a_full_sync_then_progress_hears_the_total_from_the_first_page(ctx, sandbox):
+    from connector.commands.setup import run_setup
+    from connector.sync import SyncJob
+
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    seen: list[tuple[int, int]] = []
+    SyncJob(ctx.gateway, ctx.store, ctx.rules, progress=lambda done, total: seen.append((done, total))).run(full=True)
+    assert seen == [(200, 400), (400, 400)]
