@@ -7,10 +7,10 @@ or stopped: bad settings or config, bad token, missing scope, HubSpot or the sto
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
-import json
 
 from connector.core import properties as hp
 from connector.errors import ConfigError, ConnectorError
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="create or upgrade the state store's schema (safe on every deploy)")
     p.set_defaults(handler=cmd_migrate)
 
-    p = sub.add_parser("doctor", help="check settings, token, scopes, properties, store, API headroom and the webhook URL; exit 0 only if all pass")
+    p = sub.add_parser("doctor", help="check settings, token, scopes, properties, store, API headroom and the webhook "
+                                      "URL; exit 0 only if all pass")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(handler=cmd_doctor)
 
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="web endpoint and worker in one process (the embedded default)")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("web", help="the webhook endpoint on the development server (use the Procfile's gunicorn in production)")
+    p = sub.add_parser("web", help="the webhook endpoint on HOST:PORT (default 127.0.0.1:8000), "
+                                   "on the Procfile's server")
     p.set_defaults(handler=cmd_web)
 
     from connector.sandbox import cli as sandbox_cli
@@ -77,7 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     from connector.commands.setup import REQUIRED_SCOPES, run_setup
-
     from connector.context import build_context
 
     ctx = build_context()
@@ -99,11 +100,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from connector.context import build_context, preflight
     from connector.progress import ProgressBar
     from connector.store import lock_holder
     from connector.sync import SyncJob
-
-    from connector.context import build_context, preflight
 
     ctx = build_context()
     preflight(ctx)
@@ -126,30 +126,37 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(json.dumps(summary.as_dict(), default=str))
     else:
         if args.dry_run:
-            print_planned(summary.planned)
+            print_planned(summary)
         print(summary.line())
     return 1 if summary.failed else 0
 
 
-def print_planned(planned: list) -> None:
+def print_planned(summary) -> None:
+    """Every change a dry run planned: contact (name and id), property, now -> new, why, and the
+    reasons the contact would carry. Says how many it could not keep, if any."""
+    planned = summary.planned
     if not planned:
         print("no changes planned")
         return
-    shown = planned[:50]
+    hidden = (hp.REASONS, hp.LAST_SCORED, hp.STATE)
     print(f"{'contact':>12}  {'property':<24} {'now':<26} -> new")
-    for change in shown:
+    for change in planned:
+        print(f"{change.contact_id:>12}  {change.name or '(no name or email in HubSpot)'}")
         for prop, value in change.changes.items():
-            if prop in (hp.REASONS, hp.LAST_SCORED):
+            if prop in hidden:
                 continue
-            print(f"{change.contact_id:>12}  {prop:<24} {str(change.previous.get(prop) or '-')[:26]:<26} -> {value}")
+            print(f"{'':>12}  {prop:<24} {str(change.previous.get(prop) or '-')[:26]:<26} -> {value}")
         print(f"{'':>12}  why: {change.why}")
-    if len(planned) > len(shown):
-        print(f"... and {len(planned) - len(shown)} more contacts")
+        reasons = change.changes.get(hp.REASONS)
+        if reasons:
+            print(f"{'':>12}  reasons: {'; '.join(reasons.splitlines())}")
+    print(f"{len(planned)} contacts would change"
+          + (f"; {summary.planned_left_out} more not listed (a dry run lists at most {len(planned)})"
+             if summary.planned_left_out else ""))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from connector.commands.explain import explain_contact, render
-
     from connector.context import build_context
 
     ctx = build_context()
@@ -174,15 +181,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()  # bad values: ConfigError -> exit 2 with every problem (cli.main)
     checks = run_doctor(settings)
+    code = doctor_exit_code(checks)
     if args.json:
-        print(json.dumps([{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=2))
+        status = "ok" if code == 0 else "config error" if code == 2 else "failed"
+        print(json.dumps({"status": status, "exit_code": code, "passed": sum(c.ok for c in checks),
+                          "failed": [c.name for c in checks if not c.ok],
+                          "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}, indent=2))
     else:
         for check in checks:
             print(check.line())
         failed = [c.name for c in checks if not c.ok]
         print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks passed"
               + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return doctor_exit_code(checks)
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -192,9 +203,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from connector.worker import run_worker
-
     from connector.context import build_context, preflight
+    from connector.worker import run_worker
 
     ctx = build_context()
     preflight(ctx)
@@ -203,9 +213,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from connector.worker import run_worker
-
     from connector.context import build_context, preflight
+    from connector.worker import run_worker
 
     ctx = build_context()
     preflight(ctx)
@@ -214,11 +223,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
+    from connector.serve import serve
     from connector.web import create_app
 
     settings = Settings.from_env(require=("hubspot_client_secret",))
-    app = create_app(settings)
-    app.run(host="0.0.0.0", port=settings.port)
+    serve(create_app(settings), settings)  # on HOST:PORT, the Procfile's server (connector/serve.py)
     return 0
 
 

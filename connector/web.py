@@ -1,4 +1,4 @@
-"""The web process: `create_app()` builds the Flask app (the Procfile's gunicorn serves it).
+"""The web process: `create_app()` builds the Flask app (connector.serve serves it: waitress).
 
 It composes the edges the web process serves: the webhook receiver (connector.webhooks) and the
 health endpoints GET /healthz and /readyz below.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
@@ -59,7 +60,7 @@ def _settings(test_config: Settings | Mapping[str, Any] | None) -> tuple[Setting
 
 
 def _configure_logging(settings: Settings) -> None:
-    """Under gunicorn nothing configures Python logging, so the per-delivery lines would vanish:
+    """Under a WSGI server nothing configures Python logging, so the per-delivery lines would vanish:
     give the root logger a stderr handler at LOG_LEVEL, unless someone (CLI, pytest) already did."""
     root = logging.getLogger()
     if not root.handlers:

@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -46,7 +46,7 @@ class Worker:
         self.scheduler.add_job(self.sync, self.full_trigger,
                                kwargs={"full": True}, id="full-sync", max_instances=1, coalesce=True)
         # Handled events are kept two days to recognise HubSpot's redeliveries (it retries for
-        # about a day, hubspot-facts.md), then dropped.
+        # about a day: docs/hubspot-facts.md, "Webhooks"), then dropped.
         self.scheduler.add_job(self.purge, "interval", hours=6, id="purge-events", max_instances=1, coalesce=True)
         self.scheduler.start()
         self._thread.start()
@@ -119,14 +119,10 @@ def run_worker(ctx: Any, *, with_web: bool = False) -> int:
     worker = Worker(ctx)
     server = None
     if with_web:
-        from werkzeug.serving import make_server
-
+        from connector.serve import start_in_thread
         from connector.web import create_app
 
-        app = create_app(ctx.settings)
-        server = make_server("0.0.0.0", ctx.settings.port, app, threaded=True)
-        threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
-        log.info("webhook endpoint listening on port %s", ctx.settings.port)
+        server = start_in_thread(create_app(ctx.settings), ctx.settings)  # HOST:PORT, the Procfile's server
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -137,7 +133,7 @@ def run_worker(ctx: Any, *, with_web: bool = False) -> int:
         pass
     log.info("stopping")
     if server is not None:
-        server.shutdown()
+        server.stop()
     worker.stop()
     return 0
 
@@ -151,7 +147,7 @@ def _cron_period_s(trigger: CronTrigger) -> float:
 
 
 def _now_dt() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 __all__ = ["Worker", "run_worker"]

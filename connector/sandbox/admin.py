@@ -28,7 +28,7 @@ _CONTACT_ACTION = re.compile(
     r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete)\Z")
 
 
-def handle(sb: "Sandbox", method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:
+def handle(sb: Sandbox, method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:
     body = parse_json(raw)
     if path == "/_sandbox/stats" and method == "GET":
         return 200, sb.snapshot()
@@ -60,14 +60,18 @@ def handle(sb: "Sandbox", method: str, path: str, query: dict, raw: bytes) -> tu
     raise errors.not_found(f"No sandbox endpoint {method} {path}.")
 
 
-def _user(sb: "Sandbox") -> str:
+def _user(sb: Sandbox) -> str:
     owner = sb.portal.owners[0] if sb.portal.owners else {"userId": 1}
     return f"userId:{owner.get('userId', 1)}"
 
 
-def make_webhook_sender(sb: "Sandbox") -> Any:
-    from connector.sandbox.webhooks import (DEFAULT_MAX_CONCURRENT, WebhookSender,
-                                            default_subscriptions, load_webhooks_file)
+def make_webhook_sender(sb: Sandbox) -> Any:
+    from connector.sandbox.webhooks import (
+        DEFAULT_MAX_CONCURRENT,
+        WebhookSender,
+        default_subscriptions,
+        load_webhooks_file,
+    )
 
     cfg = sb.config
     concurrency = None
@@ -82,7 +86,7 @@ def make_webhook_sender(sb: "Sandbox") -> Any:
                          duplicate_rate=cfg.duplicate_rate, seed=cfg.seed)
 
 
-def run_activity_clock(sb: "Sandbox", tick_s: float = 1.0) -> None:
+def run_activity_clock(sb: Sandbox, tick_s: float = 1.0) -> None:
     """Feed the generator's ActivityClock into the portal until the sandbox stops."""
     from connector.sandbox.generator import ActivityClock
 

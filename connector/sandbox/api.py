@@ -11,13 +11,21 @@ https://developers.hubspot.com/docs/api/crm/owners.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote
 
 from connector.sandbox import errors
-from connector.sandbox.portal import (CONTACT_TO, CONTACTS, ENGAGEMENT_TYPES, MAX_ASSOCIATION_IDS,
-                                      MAX_BATCH, Portal, Record)
+from connector.sandbox.portal import (
+    CONTACT_TO,
+    CONTACTS,
+    ENGAGEMENT_TYPES,
+    MAX_ASSOCIATION_IDS,
+    MAX_BATCH,
+    Portal,
+    Record,
+)
 from connector.sandbox.values import iso_ms
 
 READ = "crm.objects.contacts.read"

@@ -35,7 +35,7 @@ class FaultSpec:
     lost_rate: float = 0.0  # handled, then answered 504 (the write applied, the answer lost)
 
     @classmethod
-    def parse(cls, spec: str | None) -> "FaultSpec":
+    def parse(cls, spec: str | None) -> FaultSpec:
         """Parse the CLI form; raise ValueError naming the bad part."""
         if not spec:
             return cls()

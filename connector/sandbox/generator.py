@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import UTC, datetime
 
 from connector.sandbox.properties import LIFECYCLE_STAGE_ORDER
 from connector.sandbox.values import iso_ms
@@ -131,7 +131,7 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
 
 
 def _pick(rng_value: float, items: Sequence, cum: list[float]):
-    for item, c in zip(items, cum):
+    for item, c in zip(items, cum, strict=True):
         if rng_value <= c:
             return item
     return items[-1]
@@ -188,7 +188,7 @@ class _Builder:
         self.associations[kind].setdefault(contact_id, []).append(eid)
 
     def contact(self, cid: str, created_ms: int) -> tuple[dict, dict]:
-        rng, now_ms = self.rng, self.now_ms
+        rng = self.rng
         r = rng.random
         p: dict[str, str] = {}
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
@@ -475,7 +475,7 @@ _DATE_KEYS = frozenset({
 def generate_portal(n_contacts: int, seed: int, now: datetime) -> SeededPortal:
     """A deterministic portal of `n_contacts` contacts created over the three years before `now`."""
     rng = random.Random(seed)
-    now_ms = int(now.astimezone(timezone.utc).timestamp() * 1000)
+    now_ms = int(now.astimezone(UTC).timestamp() * 1000)
     owners = _owners(rng, now_ms)
     builder = _Builder(rng, now_ms, owners)
     span = 3 * 365 * _DAY_MS
@@ -529,7 +529,7 @@ class ActivityClock:
         n = min(int(self._owed), self.MAX_BATCH)
         self._owed -= int(self._owed)
         rng = self.rng
-        now_ms = int(now.astimezone(timezone.utc).timestamp() * 1000)
+        now_ms = int(now.astimezone(UTC).timestamp() * 1000)
         span_ms = int(elapsed_s * 1000)
         items = []
         for _ in range(n):

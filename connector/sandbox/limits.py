@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from connector.sandbox.errors import ApiError
 

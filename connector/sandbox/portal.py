@@ -12,16 +12,22 @@ import bisect
 import copy
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from connector.sandbox import errors, search
-from connector.sandbox.properties import (DEFAULT_PROPERTIES_ON_READ, DEFAULT_PROPERTY_GROUPS,
-                                          ENGAGEMENT_PROPERTIES, ENGAGEMENT_TYPES,
-                                          LIFECYCLE_STAGE_ORDER,
-                                          READ_ONLY_CONTACT_PROPERTIES, contact_properties,
-                                          with_owner_options)
+from connector.sandbox.properties import (
+    DEFAULT_PROPERTIES_ON_READ,
+    DEFAULT_PROPERTY_GROUPS,
+    ENGAGEMENT_PROPERTIES,
+    ENGAGEMENT_TYPES,
+    LIFECYCLE_STAGE_ORDER,
+    READ_ONLY_CONTACT_PROPERTIES,
+    contact_properties,
+    with_owner_options,
+)
 from connector.sandbox.values import iso_ms, normalize
 
 CONTACTS = "contacts"
@@ -115,7 +121,7 @@ class Portal:
         return int(self.clock() * 1000)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        return datetime.fromtimestamp(self.clock(), tz=UTC)
 
     # ---- reads --------------------------------------------------------------------------------
     def store(self, object_type: str) -> ObjectTable:
@@ -416,11 +422,11 @@ class Portal:
         with self.lock:
             found = [self.get(CONTACTS, email, id_property="email") for email, _ in prepared]
             new = [({**values, "email": email}, []) for (email, values), record
-                   in zip(prepared, found) if record is None]
+                   in zip(prepared, found, strict=True) if record is None]
             created = iter(self._create_locked(store, new, INTEGRATION, source_id, events)
                            if new else ())
             now_ms = self.now_ms()
-            for (_, values), record in zip(prepared, found):
+            for (_, values), record in zip(prepared, found, strict=True):
                 if record is None:
                     out.append((next(created), True))
                     continue

@@ -10,7 +10,7 @@ A real portal has a few hundred; this is the subset a lead-scoring connector can
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from collections.abc import Iterable
 
 # HubSpot-defined properties carry old creation dates; any fixed value will do.
 _DEFINED_AT = "2019-08-06T02:41:52.072Z"
@@ -27,7 +27,8 @@ _STAGE_LABELS = {
     "customer": "Customer", "evangelist": "Evangelist", "other": "Other",
 }
 
-# Default hs_lead_status options (docs/hubspot-facts.md, "CRM semantics"; knowledge.hubspot.com/contacts/contacts-user-guide,
+# Default hs_lead_status options (docs/hubspot-facts.md, "CRM semantics";
+# knowledge.hubspot.com/contacts/contacts-user-guide,
 # "Lead status"): NEW, OPEN, IN_PROGRESS, OPEN_DEAL, UNQUALIFIED, ATTEMPTED_TO_CONTACT, CONNECTED,
 # BAD_TIMING.
 LEAD_STATUS_OPTIONS: list[str] = [

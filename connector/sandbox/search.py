@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from connector.sandbox.errors import bad_request
 from connector.sandbox.values import date_only, iso_ms, to_ms

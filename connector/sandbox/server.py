@@ -4,7 +4,8 @@
         client = hubspot.Client.create(access_token="pat-sandbox", host=sb.base_url)
 
 Request path: faults (decided first; only a `lost` fault lets the handler run, then answers 504
-instead) -> auth and scopes -> rate limits -> handler. Admin endpoints under /_sandbox/ skip all of it and are not counted.
+instead) -> auth and scopes -> rate limits -> handler. Admin endpoints under /_sandbox/ skip all
+of it and are not counted.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connector.sandbox import admin, api, errors
@@ -71,7 +73,7 @@ class Stats:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    sandbox: "Sandbox"
+    sandbox: Sandbox
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a killed connector, a dropped keep-alive) is not an error."""
@@ -201,7 +203,7 @@ class Sandbox:
         spec = cfg.faults if isinstance(cfg.faults, FaultSpec) else FaultSpec.parse(cfg.faults)
         from connector.sandbox.generator import generate_portal
 
-        now = cfg.now or datetime.fromtimestamp(cfg.clock(), tz=timezone.utc)
+        now = cfg.now or datetime.fromtimestamp(cfg.clock(), tz=UTC)
         self.seeded = generate_portal(cfg.contacts, cfg.seed, now)
         self.portal = Portal(self.seeded, clock=cfg.clock)
         self.limiter = RateLimiter(cfg.tier, cfg.clock, seed=cfg.seed)
@@ -215,7 +217,7 @@ class Sandbox:
         self._stopping = threading.Event()
         self.base_url = ""
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         server = _Server((self.config.host, self.config.port), _Handler)
         server.sandbox = self
         self._server = server
@@ -246,7 +248,7 @@ class Sandbox:
             thread.join(timeout=5)
         self._threads = []
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:

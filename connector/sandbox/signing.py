@@ -2,7 +2,8 @@
 
 Rules: https://developers.hubspot.com/docs/api/webhooks/validating-requests and
 https://developers.hubspot.com/changelog/introducing-version-3-of-webhook-signatures
-Checked against every vector of HubSpot's signature examples in tests/data/webhook-signature-vectors.json (tests/sandbox/test_signing.py).
+Checked against every vector of HubSpot's signature examples in
+tests/data/webhook-signature-vectors.json (tests/sandbox/test_signing.py).
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from connector.sandbox.signing import sign_v1, sign_v3
 
@@ -341,7 +341,7 @@ class WebhookSender:
             self._queue.extend(_Pending(p, now) for p in payloads)
             self._cond.notify_all()
 
-    def start(self) -> "WebhookSender":
+    def start(self) -> WebhookSender:
         with self._cond:
             if not self._threads:
                 self._stop = False

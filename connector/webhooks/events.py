@@ -16,6 +16,17 @@ Well-formed events about other objects (company.*, deals, objectTypeId "0-2" ...
 not know are returned as `ignored`, not refused: HubSpot retries any answer other than 2xx and
 400/401/403/404/405, and one unexpected subscription must not block the contact events delivered
 with it. `propertyValue` is dropped: the worker re-reads the contact from the API instead.
+
+Malformed events are not fatal either: `read_delivery` keeps the well-formed events of a delivery and
+returns each malformed one as `Rejected` (index, field, reason; never a value), so one bad event does
+not make HubSpot retry, or drop, the valid events sent with it. A body is refused whole (PayloadError
+at "body", or at the first "event[i]") only when it is not a JSON array, or none of its elements is a
+well-formed event.
+
+Bounds, checked here so that nothing out of range reaches the store (its columns: event_id and
+occurred_at BIGINT, object_id VARCHAR(32), kind VARCHAR(64); connector/store/schema.py): integers
+0..2**63-1, ids at most 32 digits, texts at most 256 characters, nesting at most 16 levels (a
+HubSpot delivery has 3: array, event, mergedObjectIds).
 """
 
 from __future__ import annotations
@@ -30,6 +41,11 @@ CONTACT_TYPE_ID = "0-1"  # HubSpot's objectTypeId for contacts
 CONTACT_ACTIONS = frozenset(
     {"creation", "deletion", "propertyChange", "merge", "restore", "associationChange", "privacyDeletion"}
 )
+INT64_MAX = 2**63 - 1  # event_id, occurred_at: BIGINT columns (signed 64-bit) on SQLite and PostgreSQL
+MAX_ID_DIGITS = 32  # object_id: VARCHAR(32)
+MAX_TEXT = 256  # subscriptionType, propertyName, changeSource ... (kind is VARCHAR(64): only known kinds are kept)
+MAX_DEPTH = 16  # JSON nesting; HubSpot's deliveries have 3 levels
+_LONGEST_INT = 40  # digits: a literal longer than this is out of every range; never converted to int
 
 
 class PayloadError(ConnectorError):
@@ -99,27 +115,102 @@ class Ignored:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """A malformed event left out of the delivery: where and why, never its values (they may be
+    personal data). `where` is e.g. "event[3].objectId"; `reason` e.g. "is out of range (an id of at
+    most 32 digits)"."""
+
+    index: int
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Delivery:
     events: tuple[WebhookEvent, ...]
     ignored: tuple[Ignored, ...]
+    rejected: tuple[Rejected, ...] = ()
 
 
-def parse_delivery(body: bytes) -> Delivery:
-    """Parse and validate a delivery's raw body. Raises PayloadError naming what is wrong."""
-    try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise PayloadError("body", "is not UTF-8") from None
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise PayloadError("body", f"is not valid JSON ({_short(exc)})") from None
+def read_delivery(body: bytes) -> Delivery:
+    """A delivery's raw body -> its contact events, the well-formed events we do not act on, and
+    the malformed events (each with its reason). Raises PayloadError only when the body as a whole
+    is not a delivery: not UTF-8, not JSON, too deeply nested, not an array, or no element is a
+    well-formed event."""
+    data = _load(body)
     if not isinstance(data, list):
         raise PayloadError("body", f"must be a JSON array of events, got {_kind(data)}")
     events: list[WebhookEvent] = []
     ignored: list[Ignored] = []
+    rejected: list[Rejected] = []
     for index, raw in enumerate(data):
-        result = parse_event(raw, index)
+        try:
+            result = parse_event(raw, index)
+        except PayloadError as exc:
+            rejected.append(Rejected(index, exc.where, exc.message))
+            continue
         (ignored if isinstance(result, Ignored) else events).append(result)  # type: ignore[arg-type]
-    return Delivery(tuple(events), tuple(ignored))
+    if rejected and not events and not ignored:
+        first = rejected[0]
+        more = f" (and {len(rejected) - 1} more malformed events)" if len(rejected) > 1 else ""
+        raise PayloadError(first.where, first.reason + more)
+    return Delivery(tuple(events), tuple(ignored), tuple(rejected))
+
+
+def parse_delivery(body: bytes) -> Delivery:
+    """Strict `read_delivery`: raises PayloadError for the first malformed event too."""
+    delivery = read_delivery(body)
+    if delivery.rejected:
+        first = delivery.rejected[0]
+        raise PayloadError(first.where, first.reason)
+    return delivery
+
+
+def _load(body: bytes) -> Any:
+    """The body's JSON, each failure a PayloadError at "body" that never quotes the body."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body", "is not UTF-8") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+    except RecursionError:  # the C decoder recurses once per level: ~1,000 levels hit the limit
+        raise PayloadError("body", f"nests deeper than {MAX_DEPTH} levels") from None
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise PayloadError("body", f"is not valid JSON ({_short(exc)})") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise PayloadError("body", f"nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """True if `data` nests more than `limit` arrays/objects (iterative: no recursion to exhaust)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return False
+
+
+class _OutOfRange:
+    """An integer literal too long for any field (kept unconverted: int() of a 4,301-digit string
+    raises, and of a long one costs time)."""
+
+    __slots__ = ()
+
+
+_OUT_OF_RANGE = _OutOfRange()
+
+
+def _parse_int(literal: str) -> int | _OutOfRange:
+    return _OUT_OF_RANGE if len(literal.lstrip("-")) > _LONGEST_INT else int(literal)
 
 
 def parse_event(raw: object, index: int) -> WebhookEvent | Ignored:
@@ -185,9 +276,13 @@ class _Fields:
             return None  # type: ignore[return-value]
         if not isinstance(value, str) or (required and not value):
             raise self._fail(name, "a non-empty string", value)
+        if len(value) > MAX_TEXT:
+            raise PayloadError(f"{self.at}.{name}", f"must be at most {MAX_TEXT} characters, got {len(value)}")
         return value
 
     def _int(self, name: str, value: object, minimum: int) -> int:
+        if isinstance(value, _OutOfRange) or (isinstance(value, int) and value > INT64_MAX):
+            raise PayloadError(f"{self.at}.{name}", f"is out of range (an integer from {minimum} to 2**63-1)")
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self._fail(name, f"an integer >= {minimum}", value)
         return value
@@ -207,10 +302,16 @@ class _Fields:
         # HubSpot sends ids as JSON numbers; digit strings are accepted too. Kept as text: ids can
         # exceed 2**53, which some JSON tools silently round.
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return str(value)
-        if isinstance(value, str) and value.isascii() and value.isdigit() and value.lstrip("0"):
-            return value.lstrip("0")
-        raise self._fail(name, "a positive integer id", value)
+            text = str(value)
+        elif isinstance(value, str) and value.isascii() and value.isdigit() and value.lstrip("0"):
+            text = value.lstrip("0")
+        elif isinstance(value, _OutOfRange):
+            text = "9" * (MAX_ID_DIGITS + 1)  # more digits than any id: refused just below
+        else:
+            raise self._fail(name, "a positive integer id", value)
+        if len(text) > MAX_ID_DIGITS:
+            raise PayloadError(f"{self.at}.{name}", f"is out of range (an id of at most {MAX_ID_DIGITS} digits)")
+        return text
 
     def object_id(self, name: str, required: bool = True) -> str:
         value = self._get(name, required)
@@ -233,6 +334,8 @@ def _kind(value: object) -> str:
     """A JSON type name for messages: never the value itself (it may be personal data)."""
     if value is None:
         return "null"
+    if isinstance(value, _OutOfRange):
+        return "a number out of range"
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
             list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 

@@ -1,23 +1,30 @@
 """POST /webhooks/hubspot: verify, parse, enqueue, answer. Never calls HubSpot, never scores.
 
-Order: signature headers and timestamp -> body size -> HMAC over the raw body -> parse and validate
--> one transaction that stores every event, deduplicated by eventId -> 200 {"accepted": n,
-"duplicates": m, "ignored": k}. 401 signature, 400 malformed, 413 too large, 503 store unavailable
-(HubSpot retries 5xx). The worker does the work (connector.consumer).
+Order: signature headers and timestamp -> body size -> HMAC over the raw body -> parse
+and validate -> one transaction that stores every well-formed event, deduplicated by eventId -> 200
+{"accepted": n, "duplicates": m, "ignored": k} (+ "rejected" and "errors" when some events were
+malformed: they are left out and logged, one WARNING line each with index, field and reason, never
+a value). 401 signature, 400 malformed body or framing (nothing stored), 413 too large, 503 store
+unavailable (HubSpot retries 5xx). The worker does the work (connector.consumer).
+
+Nothing here logs a client's bytes: a failure to read the body is logged by its exception's class
+name only, and parse errors name the field and the JSON type, never the value.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 
 from connector.errors import StoreError
 from connector.settings import Settings
 from connector.store import EnqueueResult, Store
-from connector.webhooks.events import Delivery, PayloadError, parse_delivery
+from connector.webhooks.events import Delivery, PayloadError, read_delivery
 from connector.webhooks.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, check_headers, verify_v3
 
 log = logging.getLogger("connector.web")
@@ -27,6 +34,9 @@ STORE_KEY = "connector.store"
 SETTINGS_KEY = "connector.settings"
 SCHEMA_READY_KEY = "connector.schema_ready"
 _READ_CHUNK = 64 * 1024
+# Per delivery: how many malformed events get their own log line and appear in the answer's
+# "errors" (HubSpot sends at most 100 events a delivery; the count is always complete).
+_REJECTED_SHOWN = 20
 
 webhooks = Blueprint("webhooks", __name__)
 
@@ -55,15 +65,27 @@ def receive():
     started = time.perf_counter()
     try:
         delivery, result = _accept(current_app.extensions[SETTINGS_KEY])
-    except _Rejected as rejected:
+    except _Rejected as refusal:
         log.warning("webhook rejected status=%d reason=%s took=%.1fms",
-                    rejected.status, rejected.reason, _ms(started))
-        return jsonify(error=rejected.public), rejected.status
+                    refusal.status, refusal.reason, _ms(started))
+        return jsonify(error=refusal.public), refusal.status
+    except Exception as exc:  # a bug of ours: 500, so HubSpot retries; the log names the frames
+        # and the error's class, not its message, which may quote the delivery
+        log.error("webhook failed status=500 error=%s at %s took=%.1fms", type(exc).__name__, _frames(exc),
+                  _ms(started))
+        return jsonify(error="internal error, retry later"), 500
     accepted, duplicates = (result.accepted, result.duplicates) if result else (0, 0)
-    ignored = len(delivery.ignored)
-    log.info("webhook delivery events=%d accepted=%d duplicates=%d ignored=%d took=%.1fms",
-             len(delivery.events) + ignored, accepted, duplicates, ignored, _ms(started))
-    return jsonify(accepted=accepted, duplicates=duplicates, ignored=ignored), 200
+    ignored, rejected = len(delivery.ignored), len(delivery.rejected)
+    for bad in delivery.rejected[:_REJECTED_SHOWN]:
+        log.warning("webhook event rejected index=%d where=%s reason=%s", bad.index, bad.where, bad.reason)
+    if rejected > _REJECTED_SHOWN:
+        log.warning("webhook event rejected: %d more in this delivery", rejected - _REJECTED_SHOWN)
+    log.info("webhook delivery events=%d accepted=%d duplicates=%d ignored=%d took=%.1fms rejected=%d",
+             len(delivery.events) + ignored + rejected, accepted, duplicates, ignored, _ms(started), rejected)
+    answer: dict[str, object] = {"accepted": accepted, "duplicates": duplicates, "ignored": ignored}
+    if rejected:
+        answer.update(rejected=rejected, errors=[str(bad) for bad in delivery.rejected[:_REJECTED_SHOWN]])
+    return jsonify(answer), 200
 
 
 def _accept(settings: Settings) -> tuple[Delivery, EnqueueResult | None]:
@@ -79,7 +101,7 @@ def _accept(settings: Settings) -> tuple[Delivery, EnqueueResult | None]:
     except SignatureError as exc:
         raise _Rejected(401, exc.reason, "invalid signature") from None
     try:
-        delivery = parse_delivery(body)
+        delivery = read_delivery(body)
     except PayloadError as exc:
         raise _Rejected(400, str(exc), str(exc)) from None
     if not delivery.events:
@@ -93,14 +115,20 @@ def _accept(settings: Settings) -> tuple[Delivery, EnqueueResult | None]:
 
 def _read_body(limit: int) -> bytes:
     """The raw body, refusing more than `limit` bytes: from Content-Length before reading, and
-    while reading (a chunked body has no Content-Length)."""
+    while reading (a chunked body has no Content-Length; with both headers Transfer-Encoding wins,
+    as RFC 9112 section 6.3 says and Werkzeug and waitress do). A body the server cannot read (bad
+    chunked framing, the client gone) is a 400 logged by the error's class name only: servers'
+    framing errors quote the client's bytes in their messages."""
     length = request.content_length
     if length is not None and length > limit:
         raise _Rejected(413, f"Content-Length {length} over {limit}", "body too large")
     stream = request.stream
     chunks, size = [], 0
     while True:
-        chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        try:
+            chunk = stream.read(min(_READ_CHUNK, limit + 1 - size))
+        except Exception as exc:  # any server's framing error or disconnect: the client's fault
+            raise _Rejected(400, f"body could not be read ({type(exc).__name__})", "body could not be read") from None
         if not chunk:
             break
         chunks.append(chunk)
@@ -137,6 +165,12 @@ def called_uri(settings: Settings) -> str:
 
 def _first(value: str | None) -> str:
     return value.split(",")[0].strip() if value else ""
+
+
+def _frames(exc: BaseException) -> str:
+    """Where `exc` was raised: the innermost frames as file:line function, no values."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 def _ms(started: float) -> float:

@@ -31,7 +31,8 @@ def found(ruleset) -> list[str]:
 
 
 def test_given_rules_on_existing_properties_with_valid_options_then_no_problem():
-    assert found(rules({"name": "sw", "label": "Software", "property": "industry", "in": ["computer_software"], "points": 5},
+    assert found(rules({"name": "sw", "label": "Software", "property": "industry", "in": ["computer_software"],
+                        "points": 5},
                        {"name": "vp", "label": "VP", "property": "jobtitle", "contains": "vp", "points": 5},
                        {"name": "rev", "label": "Revenue", "property": "annualrevenue", "gte": 1000000, "points": 5},
                        {"name": "optout", "label": "Opted out", "property": "hs_email_optout", "equals": True,
@@ -39,14 +40,16 @@ def test_given_rules_on_existing_properties_with_valid_options_then_no_problem()
 
 
 def test_given_a_misspelt_property_then_it_is_named_with_the_rule_and_a_suggestion():
-    assert found(rules({"name": "sw", "label": "Software", "property": "industy", "equals": "BANKING", "points": 5})) == [
+    sw = {"name": "sw", "label": "Software", "property": "industy", "equals": "BANKING", "points": 5}
+    assert found(rules(sw)) == [
         "scoring.yaml: rules.fit[0] 'sw'.property: 'industy' is not a contact property of this portal; "
         "did you mean 'industry'?"]
 
 
 def test_given_a_value_that_is_not_an_option_then_it_is_named():
-    assert found(rules({"name": "sw", "label": "Software", "property": "industry", "in": ["BANKING", "SOFTWARE", "HEALTHCARE"],
-                       "points": 5})) == [
+    sw = {"name": "sw", "label": "Software", "property": "industry", "in": ["BANKING", "SOFTWARE", "HEALTHCARE"],
+          "points": 5}
+    assert found(rules(sw)) == [
         "scoring.yaml: rules.fit[0] 'sw'.property: 'SOFTWARE' is not an option of 'industry'; "
         "did you mean 'COMPUTER_SOFTWARE'?",
         "scoring.yaml: rules.fit[0] 'sw'.property: 'HEALTHCARE' is not an option of 'industry' "

@@ -216,13 +216,25 @@ def test_given_untrusted_proxy_headers_then_they_are_ignored(overrides, store):
 @pytest.mark.parametrize("body, message", [
     (b"not json", "body: is not valid JSON"),
     (b'{"eventId": 1}', "body: must be a JSON array of events"),
-    (delivery(event(41), {**event(42), "objectId": "abc"}), "event[1].objectId: must be a positive integer id"),
-    (delivery(event(43), {k: v for k, v in event(44).items() if k != "eventId"}), "event[1].eventId: is required"),
+    (delivery({**event(42), "objectId": "abc"}), "event[0].objectId: must be a positive integer id"),
 ])
 def test_given_malformed_signed_body_then_400_names_the_fault_and_nothing_stored(client, store, body, message):
     response = post(client, body)
     assert response.status_code == 400 and message in response.json["error"]
     assert store.count_queued() == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    (delivery(event(41), {**event(42), "objectId": "abc"}), "event[1].objectId: must be a positive integer id"),
+    (delivery(event(43), {k: v for k, v in event(44).items() if k != "eventId"}), "event[1].eventId: is required"),
+])
+def test_given_a_malformed_event_beside_a_valid_one_then_200_the_valid_one_stored_and_the_other_named(
+        client, store, body, message):
+    response = post(client, body)
+    assert response.status_code == 200
+    assert (response.json["accepted"], response.json["rejected"]) == (1, 1)
+    assert any(message in e for e in response.json["errors"]), response.json
+    assert store.count_queued() == 1
 
 
 def test_given_content_length_over_the_limit_then_413_before_reading(client, store, caplog):
