@@ -132,8 +132,12 @@ class Settings:
 
     def ensure_local_dirs(self) -> None:
         """Create the directory of a file-based SQLite database (the default lives in ./var)."""
-        if self.database_url.startswith("sqlite:///") and self.database_url != "sqlite:///:memory:":
-            Path(self.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        if not self.database_url.startswith("sqlite:///") or self.database_url == "sqlite:///:memory:":
+            return
+        path = self.database_url[len("sqlite:///"):].split("?", 1)[0]
+        if path.startswith("file:"):  # SQLite's URI form (sqlite:///file:/path?mode=ro&uri=true)
+            path = path[len("file:"):]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     def redacted(self) -> dict[str, object]:
         """The settings for display, with secrets masked."""

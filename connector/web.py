@@ -16,7 +16,14 @@ from flask import Blueprint, Flask, current_app, jsonify
 from connector.errors import ConfigError, StoreError
 from connector.settings import Settings
 from connector.store import Store
-from connector.webhooks.receiver import SCHEMA_READY_KEY, SETTINGS_KEY, STORE_KEY, app_store, webhooks
+from connector.webhooks.receiver import (
+    SCHEMA_READY_KEY,
+    SETTINGS_KEY,
+    STORE_FILE_KEY,
+    STORE_KEY,
+    app_store,
+    webhooks,
+)
 
 log = logging.getLogger("connector.web")
 
@@ -39,6 +46,8 @@ def create_app(test_config: Settings | Mapping[str, Any] | None = None) -> Flask
     store = Store.from_settings(settings, busy_timeout_s=2.0)
     app.extensions[STORE_KEY] = store
     app.extensions[SCHEMA_READY_KEY] = _try_upgrade(store)
+    if app.extensions[SCHEMA_READY_KEY]:
+        app.extensions[STORE_FILE_KEY] = store.file_identity()
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     return app
@@ -90,11 +99,12 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
-    """Ready: the store answers and the scoring config loads. 503 with the reasons otherwise."""
+    """Ready: the store is the one this process opened and takes a write, and the scoring config
+    loads. 503 with the reasons otherwise (a read-only or full disk fails the write)."""
     settings: Settings = current_app.extensions[SETTINGS_KEY]
     problems: dict[str, str] = {}
     try:
-        app_store().ping()
+        app_store().check_writable()
     except StoreError as exc:
         problems["store"] = str(exc)
     try:

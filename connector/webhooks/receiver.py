@@ -33,6 +33,7 @@ log = logging.getLogger("connector.web")
 STORE_KEY = "connector.store"
 SETTINGS_KEY = "connector.settings"
 SCHEMA_READY_KEY = "connector.schema_ready"
+STORE_FILE_KEY = "connector.store_file"  # (device, inode) of the SQLite file when it was opened
 _READ_CHUNK = 64 * 1024
 # Per delivery: how many malformed events get their own log line and appear in the answer's
 # "errors" (HubSpot sends at most 100 events a delivery; the count is always complete).
@@ -42,11 +43,20 @@ webhooks = Blueprint("webhooks", __name__)
 
 
 def app_store() -> Store:
-    """The app's one Store, its schema created on first use if the database was down at start."""
+    """The app's one Store, its schema created on first use if the database was down at start.
+
+    A SQLite file deleted or replaced after this process opened it raises StoreError (so 503:
+    HubSpot keeps the delivery and retries): acknowledging into a file that no longer exists
+    would lose the events at the next restart."""
     store: Store = current_app.extensions[STORE_KEY]
     if not current_app.extensions[SCHEMA_READY_KEY]:
         store.upgrade()  # raises StoreError while the database is still down
         current_app.extensions[SCHEMA_READY_KEY] = True
+        current_app.extensions[STORE_FILE_KEY] = store.file_identity()
+    opened = current_app.extensions.get(STORE_FILE_KEY)
+    if opened is not None and store.file_identity() != opened:
+        raise StoreError(f"the state store file {store.sqlite_path()} was deleted or replaced after this process "
+                         "opened it: deliveries are refused (HubSpot retries them) until the web process restarts")
     return store
 
 
