@@ -15,6 +15,7 @@ Checks, in order (each a `Check(name, ok, detail)`):
   store           the state store answers and its schema is current (else: `connector migrate`);
                   a SQLite file that does not exist is reported, not created
   store vs portal an empty store beside a portal that holds the connector's state (lsc_state)
+  webhook rejections  malformed events left out of accepted deliveries in the last 7 days
   webhook URL     GET <origin of WEBHOOK_PUBLIC_URL>/healthz answers 200 within 5 s. Unset: ok,
                   "not set (webhooks disabled)": a deployment may run on scheduled syncs alone.
 
@@ -71,7 +72,8 @@ def doctor_exit_code(checks: Sequence[Check]) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
-def run_doctor(settings: Settings, *, http_get: HttpGet | None = None) -> list[Check]:
+def run_doctor(settings: Settings, *, http_get: HttpGet | None = None,
+               clock: Callable[[], float] = time.time) -> list[Check]:
     """Run every check against the deployment `settings` describe. Never raises ConnectorError."""
     checks = [_settings_check(settings), _scoring_check(settings)]
     hubspot = _hubspot_checks(settings)
@@ -80,6 +82,7 @@ def run_doctor(settings: Settings, *, http_get: HttpGet | None = None) -> list[C
     checks.append(store)
     token_ok = bool(hubspot) and hubspot[0].ok
     checks.append(_store_vs_portal_check(settings, store.ok, token_ok))
+    checks.append(_rejected_events_check(settings, store.ok, int(clock() * 1000)))
     checks.append(_webhook_check(settings, http_get or default_http_get))
     return checks
 
@@ -269,6 +272,31 @@ def _store_vs_portal_check(settings: Settings, store_ok: bool, token_ok: bool) -
     return Check("store vs portal", False, f"the store is empty but HubSpot holds the connector's state for "
                  f"{page.total:,} contacts: is DATABASE_URL the store the connector uses? (The next sync "
                  "rebuilds it from HubSpot and rewrites nothing.)")
+
+
+REJECTED_WINDOW_MS = 7 * 86_400_000
+
+
+def _rejected_events_check(settings: Settings, store_ok: bool, now_ms: int) -> Check:
+    """Malformed events the web process left out of deliveries it accepted, over the last 7 days:
+    a HubSpot payload the connector does not understand would otherwise go unnoticed."""
+    from connector.store import Store
+
+    if not store_ok:
+        return Check("webhook rejections", False, "not checked: the store check failed")
+    store = Store(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    try:
+        count, latest = store.rejected_since(now_ms - REJECTED_WINDOW_MS)
+    except ConnectorError as exc:
+        return Check("webhook rejections", False, str(exc))
+    finally:
+        store.dispose()
+    if not count:
+        return Check("webhook rejections", True, "no malformed webhook event in the last 7 days")
+    assert latest is not None
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(latest["received_at"] / 1000))
+    return Check("webhook rejections", False, f"{count} malformed webhook event(s) left out in the last 7 days "
+                 f"(their deliveries' other events were kept); latest {when}: {latest['field']}: {latest['reason']}")
 
 
 def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:

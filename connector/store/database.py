@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connector.errors import StoreError
-from connector.store.schema import SCHEMA_VERSION, job_locks, metadata, schema_meta
+from connector.store.schema import SCHEMA_VERSION, job_locks, metadata, rejected_events, schema_meta
 
 
 class Database:
@@ -51,6 +51,8 @@ class Database:
                 metadata.create_all(conn, tables=[job_locks])
             if 1 <= version < 3:  # a runs table made before version 3 lacks the holder column
                 conn.execute(sa.text("ALTER TABLE runs ADD COLUMN holder VARCHAR(128)"))
+            if version < 3:
+                metadata.create_all(conn, tables=[rejected_events])
             # Later versions append their DDL here: `if version < 4: ...`.
             if version != SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])

@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.store.database import Database, _insert_ignore, _lock_key
-from connector.store.schema import outbox, webhook_events
+from connector.store.schema import outbox, rejected_events, webhook_events
+
+MAX_REJECTED = 100  # malformed events noted per delivery (a delivery holds at most 100 events)
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,15 @@ class QueuedEvent:
 
 
 class Queue(Database):
-    def enqueue_events(self, events: Sequence[Mapping[str, Any]], now: int | None = None) -> EnqueueResult:
-        """Store a delivery's events in one transaction, ignoring event ids already stored."""
+    def enqueue_events(self, events: Sequence[Mapping[str, Any]], now: int | None = None,
+                       rejected: Sequence[tuple[str, str]] = ()) -> EnqueueResult:
+        """Store a delivery's events in one transaction, ignoring event ids already stored, with
+        the (field, reason) of each malformed event it left out (at most MAX_REJECTED a delivery)."""
         import time
 
         received = int(time.time() * 1000) if now is None else now
+        notes = [{"received_at": received, "field": field[:128], "reason": reason[:300]}
+                 for field, reason in rejected[:MAX_REJECTED]]
         unique: dict[int, dict] = {}
         for e in events:
             unique.setdefault(int(e["event_id"]), {
@@ -43,13 +49,24 @@ class Queue(Database):
                 "occurred_at": int(e["occurred_at"]), "received_at": received,
                 "payload": json.dumps(e.get("payload") or {}, separators=(",", ":")), "status": "queued",
             })
-        if not unique:
+        if not unique and not notes:
             return EnqueueResult(0, len(events))
         insert = _insert_ignore(self.dialect, webhook_events).returning(webhook_events.c.event_id)
         with self._begin() as conn:
             # RETURNING names the rows really inserted (rowcount is unreliable for executemany).
-            accepted = len(conn.execute(insert, list(unique.values())).all())
+            accepted = len(conn.execute(insert, list(unique.values())).all()) if unique else 0
+            if notes:
+                conn.execute(rejected_events.insert(), notes)
         return EnqueueResult(accepted, len(events) - accepted)
+
+    def rejected_since(self, since: int) -> tuple[int, dict | None]:
+        """How many malformed events were left out since `since` (ms), and the latest one."""
+        with self._connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(rejected_events)
+                                 .where(rejected_events.c.received_at >= since)).scalar_one()
+            latest = conn.execute(sa.select(rejected_events).where(rejected_events.c.received_at >= since)
+                                  .order_by(rejected_events.c.id.desc()).limit(1)).mappings().first()
+        return count, dict(latest) if latest else None
 
     def take_events(self, limit: int, worker_id: str, now: int, lease_ms: int = 60_000) -> list[QueuedEvent]:
         """Claim up to `limit` queued events (or events whose claimant's lease ran out), never an
@@ -118,6 +135,7 @@ class Queue(Database):
         """Drop handled events received before `older_than`; kept until then to catch redeliveries
         (HubSpot retries for about a day, per docs/hubspot-facts.md, "Webhooks")."""
         with self._begin() as conn:
+            conn.execute(rejected_events.delete().where(rejected_events.c.received_at < older_than))
             return conn.execute(webhook_events.delete().where(
                 webhook_events.c.status == "done", webhook_events.c.received_at < older_than)).rowcount
 

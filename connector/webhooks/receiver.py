@@ -114,11 +114,12 @@ def _accept(settings: Settings) -> tuple[Delivery, EnqueueResult | None]:
         delivery = read_delivery(body)
     except PayloadError as exc:
         raise _Rejected(400, str(exc), str(exc)) from None
-    if not delivery.events:
+    if not delivery.events and not delivery.rejected:
         return delivery, None
     rows = [event.to_queue_row() for event in delivery.events]
+    notes = [(bad.where, bad.reason) for bad in delivery.rejected]  # where and why, never a value
     try:
-        return delivery, app_store().enqueue_events(rows, now=int(_now() * 1000))
+        return delivery, app_store().enqueue_events(rows, now=int(_now() * 1000), rejected=notes)
     except StoreError as exc:
         raise _Rejected(503, str(exc), "store unavailable, retry later") from None
 

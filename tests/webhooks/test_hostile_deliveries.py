@@ -302,7 +302,7 @@ def test_given_content_length_and_chunked_then_transfer_encoding_wins(app, clien
 def test_given_a_bug_in_the_receiver_then_500_names_where_but_not_the_message(app, client, log, monkeypatch):
     """An unexpected error is still a 5xx (HubSpot retries: nothing is lost), logged by class and
     frames: an exception's message may quote the delivery."""
-    def broken(rows, now):
+    def broken(rows, now, rejected=()):
         raise RuntimeError(f"cannot store {MARKER}")
 
     monkeypatch.setattr(app.extensions[STORE_KEY], "enqueue_events", broken)
