@@ -69,3 +69,18 @@ def ctx(settings, store) -> Context:
 def clock() -> FakeClock:
     """A clock at tests.support.clock.T0 that moves only when the test advances it."""
     return FakeClock()
+
+
+@pytest.fixture
+def env(monkeypatch, sandbox, tmp_path):
+    """The environment a person running the CLI against the sandbox would have: token, API base, a
+    SQLite store in tmp_path and the default rules; nothing else of the developer's leaks in."""
+    for var in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_BASE", "DATABASE_URL", "SCORING_CONFIG", "HUBSPOT_CLIENT_SECRET",
+                "WEBHOOK_PUBLIC_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-sandbox")
+    monkeypatch.setenv("HUBSPOT_API_BASE", sandbox.base_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SCORING_CONFIG", SCORING)
+    return monkeypatch
+

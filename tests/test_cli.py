@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from connector.cli import main
 from connector.core import properties as hp
 from connector.sandbox import Sandbox, SandboxConfig
-from tests.support.paths import SCORING
 from tests.support.sandbox import calls, sandbox_stats, writes
-
-
-@pytest.fixture
-def env(monkeypatch, sandbox, tmp_path):
-    for var in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_BASE", "DATABASE_URL", "SCORING_CONFIG", "HUBSPOT_CLIENT_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-sandbox")
-    monkeypatch.setenv("HUBSPOT_API_BASE", sandbox.base_url)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("SCORING_CONFIG", SCORING)
-    return monkeypatch
 
 
 def run(*args: str) -> int:

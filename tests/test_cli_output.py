@@ -7,14 +7,13 @@ import json
 import re
 
 from connector.cli import main
-from tests.test_cli import env  # noqa: F401  (the fixture)
 
 
 def run(*args: str) -> int:
     return main(["--env-file", "/dev/null", *args])
 
 
-def test_given_a_dry_run_then_every_planned_contact_is_listed_with_its_name_and_reasons(env, sandbox, capsys):  # noqa: F811
+def test_given_a_dry_run_then_every_planned_contact_is_listed_with_its_name_and_reasons(env, sandbox, capsys):
     assert run("setup") == 0
     capsys.readouterr()
     assert run("sync", "--full", "--dry-run") == 0
@@ -30,7 +29,7 @@ def test_given_a_dry_run_then_every_planned_contact_is_listed_with_its_name_and_
     assert re.search(r"^sync done kind=full dry-run .* mql_new=\d+ .* rate_limited=0 .* took_s=\d+\.\d$", out, re.M)
 
 
-def test_given_json_then_the_keys_are_those_of_the_line_and_times_are_rounded(env, sandbox, capsys):  # noqa: F811
+def test_given_json_then_the_keys_are_those_of_the_line_and_times_are_rounded(env, sandbox, capsys):
     assert run("setup") == 0
     capsys.readouterr()
     assert run("sync", "--full", "--json") == 0
@@ -41,7 +40,7 @@ def test_given_json_then_the_keys_are_those_of_the_line_and_times_are_rounded(en
     assert "_lock" not in data and "last_write_ms" not in data
 
 
-def test_given_doctor_json_then_an_object_with_the_overall_status(env, sandbox, capsys):  # noqa: F811
+def test_given_doctor_json_then_an_object_with_the_overall_status(env, sandbox, capsys):
     # No client secret (a settings problem: exit 2), no setup yet (properties, MQL option).
     assert run("doctor", "--json") == 2
     data = json.loads(capsys.readouterr().out)

@@ -14,7 +14,6 @@ import pytest
 from connector.cli import main
 from connector.commands.explain import explain_contact
 from connector.errors import NotFoundError
-from tests.support.paths import SCORING
 
 GET_ONE = "GET /crm/v3/objects/contacts/{contactId}"
 MISSING_ID = "999999999"
@@ -40,16 +39,6 @@ def _raw_get(sandbox, path: str) -> tuple[int, str, bytes]:
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
-@pytest.fixture
-def env(monkeypatch, sandbox, tmp_path):
-    for var in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_BASE", "DATABASE_URL", "SCORING_CONFIG",
-                "HUBSPOT_CLIENT_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-sandbox")
-    monkeypatch.setenv("HUBSPOT_API_BASE", sandbox.base_url)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'explain.db'}")
-    monkeypatch.setenv("SCORING_CONFIG", SCORING)
-    return monkeypatch
 
 
 def _cli(*args: str) -> int:
