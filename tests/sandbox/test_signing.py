@@ -9,8 +9,8 @@ from hubspot.utils.signature import Signature
 from connector.sandbox.signing import decode_uri_v3, sign_v1, sign_v2, sign_v3
 from tests.support.paths import SIGNATURE_VECTORS
 
-# HubSpot's official vectors, copied from the team's shared/ folder into tests/data so a clean
-# clone is self-contained.
+# HubSpot's signature vectors (from its docs and official SDK test suites, each cited in the file)
+# kept in tests/data.
 VECTORS = json.loads(SIGNATURE_VECTORS.read_text())
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 
