@@ -97,9 +97,27 @@ def test_given_decay_and_new_engagement_when_one_portal_keeps_its_store_and_its_
             sb.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("value", [None, "", "not json", '{"v": 99, "s": "MQL"}', '["a list"]'])
-def test_given_no_or_an_unreadable_state_then_the_store_starts_from_nothing(value):
-    assert decode(value) is None
+@pytest.mark.parametrize("value", [
+    None, "", "not json", '{"v": 99, "s": "MQL"}', '["a list"]', '{"v":1,"h":5}', '{"v":1,"at":"x"}',
+    '{"v":1,"n":"2"}', '{"v":1,"m":"x"}', '{"v":1,"at":Infinity}', '{"v":1,"at":NaN}', '{"v":1,"at":1e30}',
+    '{"v":1,"r":[["views",1]]}', '{"v":1,"r":[["views","1",2]]}', '{"v":1,"p":"hacked"}', '{"v":1,"s":7}',
+    '{"v":1,"at":' + str(T0 + 86400) + "}",  # from the future
+    "[" * 100_000 + "]" * 100_000,
+])
+def test_given_no_or_an_unreadable_or_untrusted_state_then_the_store_starts_from_nothing(value):
+    assert decode(value, now=T0) is None
+
+
+def test_given_a_contact_with_a_poisoned_state_when_synced_on_an_empty_store_then_the_run_goes_on(
+        ctx, sandbox, tmp_path):
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    clock = FakeClock(T0)
+    sync(ctx.gateway, ctx.store, ctx.rules, clock)
+    victim = next(iter(portal_state(sandbox)))
+    sandbox.portal.store("contacts").records[victim].properties[hp.STATE] = '{"v":1,"h":5,"at":"x"}'
+    summary = sync(ctx.gateway, empty_store(tmp_path, "fresh.db"), ctx.rules, clock)
+    assert summary.failed == 0 and summary.pulled == 400 and summary.rebuilt == 399
+    assert summary.written == 1  # the victim, scored from nothing: its state is written anew
 
 
 def test_given_a_history_then_its_state_text_round_trips():

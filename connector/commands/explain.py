@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from connector.core import properties as hp
 from connector.core.evaluate import evaluate
-from connector.core.model import Contact, History
+from connector.core.model import Contact
 from connector.core.rules import RuleSet
 from connector.errors import HubSpotError, NotFoundError
 from connector.gateway import Gateway
 from connector.store import Store
-from connector.writeback import scoring_inputs
+from connector.writeback import known_history, scoring_inputs
 
 
 def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str,
@@ -25,8 +25,10 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
                             category=exc.category, correlation_id=exc.correlation_id) from exc
     cid = str(raw["id"])
     props = raw.get("properties") or {}
-    history = History.from_json(store.get_histories([cid]).get(cid))
-    result = evaluate(Contact(cid, props), history, rules, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    # As the sync sees it: the store's History, or HubSpot's copy (lsc_state) on a rebuilt store.
+    history, _rebuilt = known_history(store.get_histories([cid]).get(cid), props, now.timestamp())
+    result = evaluate(Contact(cid, props), history, rules, now)
     s, d = result.score, result.decision
     return {
         "owner": _owner_name(gateway, props.get("hubspot_owner_id")),

@@ -15,10 +15,12 @@ from a newer one.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from connector.core.model import History
+from connector.core.properties import PATH_OPTIONS
 
 VERSION = 1
 # HubSpot's text properties hold up to 65,536 characters (docs/hubspot-facts.md, "CRM semantics");
@@ -31,21 +33,49 @@ def encode(history: History) -> str:
     return json.dumps({"v": VERSION, **history.to_json()}, separators=(",", ":"), sort_keys=True)
 
 
-def decode(value: str | None) -> History | None:
+def decode(value: str | None, now: float | None = None) -> History | None:
     """The History a value written by `encode` holds; None for no value or one this version
-    cannot read (a person's edit, a newer version): the caller then starts from nothing."""
-    if not value:
+    cannot read or trust (a person's edit, another integration's, a newer version, a time in the
+    future of `now`): the caller then starts from nothing rather than from nonsense."""
+    if not value or len(value) > MAX_CHARS:
         return None
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict) or data.get("v") != VERSION:
+    if not isinstance(data, dict) or data.get("v") != VERSION or not _well_typed(data):
         return None
     try:
-        return History.from_json({k: v for k, v in data.items() if k != "v"})
-    except (TypeError, ValueError):
+        history = History.from_json({k: v for k, v in data.items() if k != "v"})
+    except Exception:  # noqa: BLE001 - any oddity the checks above missed: not ours to trust
         return None
+    if now is not None and any(t is not None and t > now + 60 for t in (history.at, history.written_at,
+                                                                        history.mql_at)):
+        return None
+    return history
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0 <= value < 1e11  # epoch seconds before the year 5138, counts below 10^11
+
+
+def _well_typed(data: dict) -> bool:
+    """Every field of the shape `History.to_json` writes, and nothing that would poison a run."""
+    for key in ("at", "w", "m"):
+        if data.get(key) is not None and not _finite(data[key]):
+            return False
+    if "n" in data and not (isinstance(data["n"], int) and not isinstance(data["n"], bool) and 0 <= data["n"] < 1000):
+        return False
+    for key in ("s", "l", "h"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return False
+    if "p" in data and data["p"] not in PATH_OPTIONS:
+        return False
+    rollups = data.get("r", [])
+    return isinstance(rollups, list) and all(
+        isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and _finite(r[1]) and _finite(r[2])
+        for r in rollups)
 
 
 def counted(history: History) -> dict[str, Any]:
@@ -72,6 +102,6 @@ def wanted(current: str | None, history: History, writing: bool) -> str | None:
     return text
 
 
-def from_properties(properties: Mapping[str, str | None], name: str) -> History | None:
+def from_properties(properties: Mapping[str, str | None], name: str, now: float | None = None) -> History | None:
     """The History kept in a contact's properties (as HubSpot returned them), if any."""
-    return decode(properties.get(name))
+    return decode(properties.get(name), now)
