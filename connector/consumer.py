@@ -157,7 +157,7 @@ class WebhookConsumer:
             now = self._now_ms()
             if not self.store.renew_events(event_ids, self.worker_id, now):
                 raise StoreError("this webhook batch's lease was taken over by another worker; leaving it to them")
-            mine, busy = self.path.claim(run.id, chunk[-1], tally, histories, planned, now)
+            mine, busy = self.path.claim(run.id, chunk[-1], tally, histories, planned, now, read_at)
             held |= busy
             if mine:
                 self.path.write(mine, tally)

@@ -196,7 +196,8 @@ class SyncJob:
                 if not self.dry_run:
                     # Contacts the webhook worker holds are its to write (it read them later, or
                     # wrote them after this read): this run leaves them alone.
-                    mine, _held = self.path.claim(run.id, str(page[-1]["id"]), tally, histories, planned)
+                    mine, _held = self.path.claim(run.id, str(page[-1]["id"]), tally, histories, planned,
+                                                  read_at=read_at)
                     pending.extend(mine)
                     while len(pending) >= BATCH_SIZE:
                         submit(pending[:BATCH_SIZE])

@@ -152,13 +152,14 @@ class WritePath:
         return planned, unchanged
 
     def claim(self, run_id: int, checkpoint_id: str, tally: RunCounts, histories: Mapping[str, dict],
-              planned: list[PlannedWrite], now: int | None = None) -> tuple[list[PlannedWrite], set[str]]:
+              planned: list[PlannedWrite], now: int | None = None,
+              read_at: int | None = None) -> tuple[list[PlannedWrite], set[str]]:
         """Commit the page's plan (Store.checkpoint, stamped `now`) and return (the writes this run
         may send, the contacts another run holds). A held contact is not counted as this run's
         change."""
         now = int(self.clock() * 1000) if now is None else now
         # The run row's counts still include the refused plans; the next checkpoint corrects them.
-        busy = self.store.checkpoint(run_id, checkpoint_id, tally.counts(), histories, planned, now)
+        busy = self.store.checkpoint(run_id, checkpoint_id, tally.counts(), histories, planned, now, read_at)
         if not busy:
             return planned, busy
         for w in planned:

@@ -4,6 +4,7 @@ change is never planned and written twice, and a later read never loses to an ea
 from __future__ import annotations
 
 import threading
+import time
 
 from connector.core import properties as hp
 from connector.gateway import Gateway
@@ -35,6 +36,32 @@ def test_given_a_contact_written_after_a_read_when_that_read_is_planned_then_it_
     assert store.checkpoint(b.id, "1", {}, {}, [plan(b.id, "1", 2_500)], 2_600) == set()  # read after it
 
 
+def test_given_a_lagging_read_that_misses_another_runs_write_then_its_plan_is_refused(store):
+    """HubSpot's search lags writes: a page read after run a's write may still show the values from
+    before it. Its lsc_last_scored is not the one run a wrote: the plan is refused."""
+    a, b = store.start_run("webhook", 1_000, None), store.start_run("full", 1_000, None)
+    written = PlannedWrite("1", a.id, {hp.LAST_SCORED: "2026-12-01T10:00:00.000Z", hp.SCORE: "50"},
+                           {hp.LAST_SCORED: "2026-11-30T09:00:00.000Z", hp.SCORE: "10"}, {}, "", {}, planned_at=1_000)
+    store.checkpoint(a.id, "1", {}, {}, [written], 1_000)
+    store.confirm_writes(store.planned_writes(), 2_000)
+
+    def seen(last_scored: str) -> PlannedWrite:
+        return PlannedWrite("1", b.id, {hp.LAST_SCORED: "2026-12-01T10:05:00.000Z", hp.SCORE: "12"},
+                            {hp.LAST_SCORED: last_scored, hp.SCORE: "10"}, {}, "", {}, planned_at=3_000, read_at=3_000)
+
+    assert store.checkpoint(b.id, "1", {}, {}, [seen("2026-11-30T09:00:00.000Z")], 3_000) == {"1"}  # stale
+    assert store.checkpoint(b.id, "1", {}, {}, [seen("1796119200000")], 3_000) == set()  # shows a's write (ms form)
+
+
+def test_given_an_unchanged_contact_read_before_another_runs_write_then_its_history_is_not_saved(store):
+    a, b = store.start_run("webhook", 1_000, None), store.start_run("full", 1_000, None)
+    store.checkpoint(a.id, "1", {}, {}, [PlannedWrite("1", a.id, {hp.SCORE: "9"}, {hp.SCORE: None},
+                                                      {"p": "hand_raise"}, "", {}, planned_at=1_000)], 1_000)
+    store.confirm_writes(store.planned_writes(), 2_000)
+    store.checkpoint(b.id, "2", {}, {"1": {"p": "none"}, "2": {"p": "none"}}, [], 2_500, read_at=1_500)
+    assert store.get_histories(["1", "2"]) == {"1": {"p": "hand_raise"}, "2": {"p": "none"}}
+
+
 class HeldWrites(Gateway):
     """A gateway whose batch updates wait until the test lets them go (a write in flight)."""
 
@@ -64,7 +91,7 @@ def test_given_the_sync_holds_a_contact_when_its_webhook_arrives_then_the_worker
     try:
         assert gateway.planned.wait(30)  # the sync planned the contact's MQL, its write is in flight
         hooks.deliver(ctx.store)
-        clock = FakeClock()
+        clock = FakeClock(time.time())  # the same time line as the sync's real clock
         worker = consumer_for(ctx, clock=clock)
         first = worker.run_once()
         assert (first.deferred, first.written) == (first.events, 0)

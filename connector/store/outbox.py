@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from connector.core.properties import STATE
+from connector.core.properties import LAST_SCORED, STATE
+from connector.core.values import same_instant
 from connector.store.database import Database, _chunks, _lock_key
 from connector.store.schema import audit, contact_state, outbox, runs, score_history, write_failures
 
@@ -42,13 +43,15 @@ class PlannedWrite:
 
 class Outbox(Database):
     def checkpoint(self, run_id: int, checkpoint_id: str, counts: Mapping[str, int],
-                   histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int) -> set[str]:
+                   histories: Mapping[str, dict], planned: Sequence[PlannedWrite], now: int,
+                   read_at: int | None = None) -> set[str]:
         """Commit one page of work: histories of unchanged contacts, planned writes, progress.
 
         One writer per contact: a plan is refused, and its contact id returned, when another run
-        holds a planned write for the contact, or wrote it after this plan's read (`read_at`).
-        The sync and the webhook worker may read the same contact; without this both would
-        write the same change, or an older read would overwrite a newer one.
+        holds a planned write for the contact, or wrote it after this plan's read (`read_at`), or
+        wrote a change this read does not show (its lsc_last_scored is not the one written: a
+        lagging search index). An unchanged contact's history is not saved then either (`read_at`:
+        when the page was read): a stale read must not replace what another run confirmed.
         """
         with self._begin() as conn:
             if self.dialect == "postgresql":
@@ -57,6 +60,10 @@ class Outbox(Database):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("outbox claims")})
             busy = self._held_elsewhere(conn, run_id, planned) if planned else set()
             mine = [p for p in planned if p.contact_id not in busy]
+            if histories and read_at is not None:
+                stale = self._held_elsewhere(conn, run_id, [
+                    PlannedWrite(cid, run_id, {}, {}, {}, "", {}, read_at=read_at) for cid in histories])
+                histories = {cid: h for cid, h in histories.items() if cid not in stale}
             self._save_histories(conn, [(cid, h, now) for cid, h in histories.items()])
             if mine:
                 ids = [p.contact_id for p in mine]
@@ -69,6 +76,7 @@ class Outbox(Database):
 
     def _held_elsewhere(self, conn: Connection, run_id: int, planned: Sequence[PlannedWrite]) -> set[str]:
         read_at = {p.contact_id: p.read_at or p.planned_at for p in planned}
+        seen = {p.contact_id: p.previous.get(LAST_SCORED) for p in planned if LAST_SCORED in p.previous}
         busy: set[str] = set()
         for chunk in _chunks(list(read_at), 500):
             busy.update(conn.execute(sa.select(outbox.c.contact_id).where(
@@ -76,6 +84,17 @@ class Outbox(Database):
             rows = conn.execute(sa.select(audit.c.contact_id, sa.func.max(audit.c.at)).where(
                 audit.c.contact_id.in_(chunk), audit.c.run_id != run_id).group_by(audit.c.contact_id)).all()
             busy.update(cid for cid, at in rows if at >= read_at[cid])
+            shown = [cid for cid in chunk if cid in seen]
+            if shown:
+                # The last lsc_last_scored another run wrote: a read that shows another value
+                # predates that write (HubSpot's search lags writes by moments).
+                latest = sa.select(audit.c.contact_id, sa.func.max(audit.c.id).label("id")).where(
+                    audit.c.contact_id.in_(shown), audit.c.property == LAST_SCORED,
+                    audit.c.run_id != run_id).group_by(audit.c.contact_id).subquery()
+                written = conn.execute(sa.select(audit.c.contact_id, audit.c.new_value).join(
+                    latest, audit.c.id == latest.c.id)).all()
+                busy.update(cid for cid, value in written
+                            if not same_instant(seen[cid], value) and seen[cid] != value)
         return busy
 
     def get_histories(self, contact_ids: Iterable[str]) -> dict[str, dict]:
