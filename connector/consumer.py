@@ -36,6 +36,7 @@ DEFER_MS = 2_000
 # A webhook run lasts one batch; one 'running' this long is a dead worker's on another host (on
 # this host the holder's pid tells at once).
 WEBHOOK_RUN_MAX_MS = 3_600_000
+DEAD_CHECK_EVERY_MS = 60_000  # how often a busy worker looks for dead webhook runs
 _UNKNOWN = object()  # the app id not asked for yet
 _OWN_OUTPUTS = frozenset(hp.CONNECTOR_PROPERTY_NAMES) | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE}
 
@@ -69,6 +70,7 @@ class WebhookConsumer:
         self.worker_id = worker_id or lock_holder()
         self.clock = clock
         self._app_id: str | None | object = app_id if app_id is not None else _UNKNOWN
+        self._dead_checked_at = -DEAD_CHECK_EVERY_MS
 
     def run_once(self) -> ConsumeResult:
         """Handle one batch of queued events; returns what was done (events=0: queue empty)."""
@@ -82,7 +84,9 @@ class WebhookConsumer:
         # than a lease before `now` is no live worker's, and every write planned under events just
         # taken over is one. (Leftover writes only exist while their events are unfinished.)
         self.path.finish_planned(result, kinds=("webhook",), created_before=now - self.lease_ms)
-        self.store.mark_dead_runs(("webhook",), now, older_than=now - WEBHOOK_RUN_MAX_MS)
+        if now - self._dead_checked_at >= DEAD_CHECK_EVERY_MS:
+            self._dead_checked_at = now
+            self.store.mark_dead_runs(("webhook",), now, older_than=now - WEBHOOK_RUN_MAX_MS)
         with _Heartbeat(self, [e.id for e in events]) as heartbeat:
             held = self._handle(events, result, heartbeat)
         # Contacts the sync holds (it planned them, or wrote them after our read) come back a
@@ -97,10 +101,13 @@ class WebhookConsumer:
     def _handle(self, events: list[QueuedEvent], result: ConsumeResult, heartbeat: _Heartbeat) -> set[str]:
         """Act on a batch; returns the contacts another run holds (their events wait)."""
         rescore, forget, merges = self._coalesce(events, result)
-        if forget:
+        private = {e.object_id for e in events if e.kind.endswith("privacyDeletion")}
+        unsure = forget - private
+        if unsure:
             # Erase only what HubSpot confirms is gone: a contact restored since (or a deletion
-            # event for a contact that exists) is rescored instead, its history kept.
-            still_there = self._existing(sorted(forget, key=_id_order))
+            # event for a contact that exists) is rescored instead, its history kept. A privacy
+            # deletion (GDPR) is erased whatever a read shows.
+            still_there = self._existing(sorted(unsure, key=_id_order))
             rescore |= still_there
             forget -= still_there
         if forget:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connector.errors import StoreError
-from connector.store.schema import SCHEMA_VERSION, job_locks, metadata, rejected_events, schema_meta
+from connector.store.schema import SCHEMA_VERSION, job_locks, metadata, rejected_events, runs, schema_meta
 
 
 class Database:
@@ -49,12 +49,19 @@ class Database:
                 metadata.create_all(conn)
             if version < 2:
                 metadata.create_all(conn, tables=[job_locks])
-            if 1 <= version < 3:  # a runs table made before version 3 lacks the holder column
-                conn.execute(sa.text("ALTER TABLE runs ADD COLUMN holder VARCHAR(128)"))
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"the state store's schema is at version {version}, newer than this "
+                                 f"connector's ({SCHEMA_VERSION}): run the newer connector, or restore its store")
             if version < 3:
+                # By what is there, not by the stamp: an older release that started in between (a
+                # rolling deploy, a rollback) may have stamped 2 over a store that already has it.
+                if "holder" not in {c["name"] for c in sa.inspect(conn).get_columns("runs")}:
+                    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN holder VARCHAR(128)"))
                 metadata.create_all(conn, tables=[rejected_events])
-            # Later versions append their DDL here: `if version < 4: ...`.
-            if version != SCHEMA_VERSION:
+                if "ix_runs_status_kind" not in {i["name"] for i in sa.inspect(conn).get_indexes("runs")}:
+                    sa.Index("ix_runs_status_kind", runs.c.status, runs.c.kind).create(conn)
+            # Later versions append their DDL here: `if version < 4: ...`, each safe to run twice.
+            if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
         return SCHEMA_VERSION
 

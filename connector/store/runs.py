@@ -58,13 +58,14 @@ class Runs(Database):
         process of this host that no longer exists, or (`older_than`, ms) it started before that,
         or (`everyone`) any: the caller holds the job lock, so no other can be live. They stay
         resumable (`unfinished_run`). Returns how many were marked."""
-        with self._begin() as conn:
+        with self._connect() as conn:  # a read first: the write lock only when there is work
             rows = conn.execute(sa.select(runs.c.id, runs.c.holder, runs.c.started_at).where(
                 runs.c.kind.in_(list(kinds)), runs.c.status == "running")).all()
-            dead = [rid for rid, holder, started in rows
-                    if everyone or holder_is_dead(holder) or (older_than is not None and started < older_than)]
-            if dead:
-                conn.execute(runs.update().where(runs.c.id.in_(dead)).values(
+        dead = [rid for rid, holder, started in rows
+                if everyone or holder_is_dead(holder) or (older_than is not None and started < older_than)]
+        if dead:
+            with self._begin() as conn:
+                conn.execute(runs.update().where(runs.c.id.in_(dead), runs.c.status == "running").values(
                     status="died", finished_at=now, error="its process died before it finished"))
         return len(dead)
 

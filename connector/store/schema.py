@@ -36,6 +36,7 @@ runs = sa.Table(
     # The process that runs it (host:pid, as job locks name it; added in version 3): a run whose
     # process is gone is marked `died` by the next run.
     sa.Column("holder", sa.String(128)),
+    sa.Index("ix_runs_status_kind", "status", "kind"),  # the next run looks for 'running' ones
 )
 
 cursors = sa.Table(

@@ -53,3 +53,21 @@ def test_given_a_version_2_store_when_upgraded_then_runs_gain_a_holder_and_keep_
     assert store.start_run("webhook", 2_000, None).id > run.id
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(runs.c.holder).where(runs.c.kind == "webhook")).scalar() == lock_holder()
+
+
+def test_given_an_older_release_stamped_2_over_a_version_3_store_when_upgraded_again_then_it_still_works(store):
+    with store.engine.begin() as conn:  # what the previous release's upgrade() does on its start
+        conn.execute(schema_meta.update().values(value="2"))
+    assert store.upgrade() == 3 and store.schema_version() == 3
+
+
+def test_given_a_store_newer_than_this_connector_then_upgrade_refuses_and_names_both_versions(store):
+    import pytest
+
+    from connector.errors import StoreError
+
+    with store.engine.begin() as conn:
+        conn.execute(schema_meta.update().values(value="9"))
+    with pytest.raises(StoreError, match="version 9, newer than this connector's \\(3\\)"):
+        store.upgrade()
+    assert store.schema_version() == 9  # not lowered
