@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from math import floor
 
-# Stored units are rounded to 4 places so History stays small and round-trips through JSON
+# Stored units are rounded to 9 places so History stays small and round-trips through JSON
 # exactly. Rounding is monotone, so it never makes decayed units grow. (floor(x + .5) is ~7x faster
 # than round(x, 4), and this runs for every count of every contact.)
-_SCALE = 10_000.0
+_SCALE = 1_000_000_000.0
 
 
 def advance(previous: tuple[float, float] | None, elapsed: float, count: float,
