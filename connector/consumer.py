@@ -186,6 +186,9 @@ class WebhookConsumer:
             return True
         if self._app_id is _UNKNOWN:
             self._app_id = self.gateway.own_app_id()
+            if self._app_id is None:
+                log.warning("HubSpot did not say which app this token belongs to: every integration's change "
+                            "of lead status, stage or lsc_* properties counts as the connector's own echo")
         return self._app_id is None or str(source_id) == self._app_id
 
     def _now_ms(self) -> int:
