@@ -100,17 +100,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from connector.context import build_context, preflight
+    from connector.context import build_context, check_portal, preflight
     from connector.progress import ProgressBar
     from connector.store import lock_holder
     from connector.sync import SyncJob
 
     ctx = build_context()
-    preflight(ctx)
+    # The portal check costs a call: it runs just before the first planned write (or a dry run's
+    # first planned change), so a sync with nothing to do stays at two calls.
+    preflight(ctx, portal=False)
     ctx.store.upgrade()  # local and idempotent; a dry run reads the store too
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
-                  dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None)
+                  dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None,
+                  before_first_write=lambda: check_portal(ctx))
     try:
         if args.dry_run:
             summary = job.run(full=args.full)

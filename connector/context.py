@@ -34,11 +34,19 @@ def build_context(*, require_token: bool = True, settings: Settings | None = Non
     return Context(settings, rules, store, Gateway.from_settings(settings))
 
 
-def preflight(ctx: Context, *, require_setup: bool = True) -> None:
-    """Two cheap calls before any write: the token works and has the scopes; the portal's contact
-    properties serve the rules (ConfigError naming file, rule and property) and, unless
-    `require_setup` is off, hold what `connector setup` creates (NotSetUpError)."""
+def preflight(ctx: Context, *, require_setup: bool = True, portal: bool = True) -> None:
+    """Cheap calls before any write: the token works and has the scopes; with `portal`, the
+    portal check below. A sync passes `portal=False` and runs `check_portal` itself just before
+    it would first plan a write, so a sync with nothing to write keeps its two-call floor."""
     check_scopes(ctx.gateway, ctx.settings.hubspot_access_token or "")
+    if portal:
+        check_portal(ctx, require_setup=require_setup)
+
+
+def check_portal(ctx: Context, *, require_setup: bool = True) -> None:
+    """One call: the portal's contact properties serve the rules (ConfigError naming file, rule
+    and property) and, unless `require_setup` is off, hold what `connector setup` creates
+    (NotSetUpError)."""
     definitions = ctx.gateway.list_contact_properties()
     check_rules(ctx.rules, definitions)
     for warning in ctx.rules.warnings:

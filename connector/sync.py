@@ -76,7 +76,10 @@ class SyncJob:
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
                  overlap_s: float = 300.0, dry_run: bool = False, limit: int | None = None,
                  writers: int = 2, progress: Callable[[int, int], None] | None = None,
-                 clock: Callable[[], float] = time.time, keep_planned: int = 0):
+                 clock: Callable[[], float] = time.time, keep_planned: int = 0,
+                 before_first_write: Callable[[], None] | None = None):
+        """`before_first_write`: run once, before the first page with a planned write is committed
+        (the portal check: a run with nothing to write makes no call for it)."""
         self.gateway = gateway
         self.store = store
         self.overlap_ms = int(overlap_s * 1000)
@@ -85,6 +88,7 @@ class SyncJob:
         self.writers = writers
         self.progress = progress
         self.clock = clock
+        self.before_first_write = before_first_write
         self.path = WritePath(gateway, store, rules, clock=clock,
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned)
 
@@ -97,6 +101,9 @@ class SyncJob:
         # run's; the webhook worker's in-flight writes are its own to finish. Counted apart: the
         # echo check below is about this run's own writes.
         recovery = RunCounts()
+        if not self.dry_run and self.before_first_write is not None and self.store.count_planned():
+            check, self.before_first_write = self.before_first_write, None
+            check()  # a dead run's writes are about to be finished: the portal is checked first
         recovered = 0 if self.dry_run else self.path.finish_planned(recovery, kinds=("full", "incremental"))
         if not self.dry_run:
             # A sync runs only under the job lock, so a sync run still 'running' is a dead one's.
@@ -193,6 +200,9 @@ class SyncJob:
                     if not page:
                         break
                 planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None, read_at)
+                if planned and self.before_first_write is not None:
+                    check, self.before_first_write = self.before_first_write, None
+                    check()  # raises before anything of this page is committed
                 if not self.dry_run:
                     # Contacts the webhook worker holds are its to write (it read them later, or
                     # wrote them after this read): this run leaves them alone.

@@ -74,3 +74,15 @@ def test_given_a_rule_the_portal_cannot_serve_then_exit_2_naming_file_rule_and_p
     text = out.out + out.err
     assert named in text and "rules.fit[" in text and "scoring.yaml" in text
     assert portal_writes(sandbox) == before
+
+
+def test_given_nothing_to_write_when_connector_sync_then_the_portal_check_costs_no_call(env, sandbox):
+    from tests.support.sandbox import reset
+
+    assert run("setup") == 0 and run("sync", "--full") == 0
+    assert run("sync") == 0  # reads the connector's own echoes, writes nothing
+    reset(sandbox)
+    assert run("sync") == 0
+    calls = {route: n for route, n in sandbox_stats(sandbox)["requests"].items() if n}
+    assert calls == {"POST /oauth/v2/private-apps/get/access-token-info": 1,
+                     "POST /crm/v3/objects/contacts/search": 1}
