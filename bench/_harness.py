@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -234,6 +236,73 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# -- the production web process (the Procfile's `web:` line) -------------------------------------
+
+
+def procfile_web_line(procfile: Path = ROOT / "Procfile") -> str:
+    """The Procfile's `web:` command line, as written."""
+    for line in procfile.read_text().splitlines():
+        if line.startswith("web:"):
+            return line.split(":", 1)[1].strip()
+    raise SystemExit(f"{procfile}: no web: line")
+
+
+def web_command(port: int, *extra: str, host: str = "127.0.0.1") -> list[str]:
+    """The Procfile's `web:` command as an argv: `$PORT` set to `port`, `python` this interpreter
+    (the venv's), `--host` set to `host` (benches talk only to loopback; the Procfile binds what a
+    platform needs), `extra` arguments appended (e.g. `--threads 8`)."""
+    argv = shlex.split(procfile_web_line().replace("${PORT}", str(port)).replace("$PORT", str(port)))
+    if argv and argv[0] in ("python", "python3"):
+        argv[0] = PYTHON
+    if "--host" in argv:
+        argv[argv.index("--host") + 1] = host
+    else:
+        argv += ["--host", host]
+    return [*argv, *extra]
+
+
+def shown(argv: list[str]) -> str:
+    """An argv for printing: the interpreter's path shortened to its name."""
+    return shlex.join([Path(argv[0]).name if argv[0] == PYTHON else argv[0], *argv[1:]])
+
+
+def start_web(env: dict[str, str], port: int, log_path: Path, *extra: str, ready_path: str = "/healthz",
+              timeout_s: float = 30.0, **popen_kw) -> subprocess.Popen:
+    """Start the production web process (`web_command`) with `env`, its output appended to `log_path`;
+    return once it answers 200 on `ready_path` (`/readyz` also needs the store)."""
+    popen_kw.setdefault("stdout", log_path.open("ab"))
+    popen_kw.setdefault("stderr", subprocess.STDOUT)
+    server = subprocess.Popen(web_command(port, *extra), env=env, cwd=ROOT, **popen_kw)
+    try:
+        wait_until_answering(port, server, log_path, path=ready_path, timeout_s=timeout_s)
+    except BaseException:
+        stop_process(server)
+        raise
+    return server
+
+
+def wait_until_answering(port: int, server: subprocess.Popen, log_path: Path, path: str = "/healthz",
+                         timeout_s: float = 30.0) -> None:
+    """Until the web process on 127.0.0.1:`port` answers 200 on `path` (one waitress process: once
+    it answers, it is up); SystemExit if it exits or does not answer within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"web process exited ({server.returncode}):\n{log_path.read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            try:
+                conn.request("GET", path)
+                if conn.getresponse().status == 200:
+                    return
+            finally:
+                conn.close()
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"web process did not answer {path} within {timeout_s:g} s")
 
 
 def machine() -> str:

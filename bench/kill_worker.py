@@ -4,7 +4,7 @@ rescored, none written twice (writes counted per contact at the sandbox).
     .venv/bin/python bench/kill_worker.py [--events 1000] [--kill-after-writes 3] [--contacts 2000]
         [--tier professional] [--database-url URL] [--drain-timeout 180]
 
-Same stack as bench/webhooks.py (sandbox in this process, gunicorn web endpoint, `connector setup` and
+Same stack as bench/webhooks.py (sandbox in this process, the Procfile's web process, `connector setup` and
 `connector sync --full` as child processes), with one difference: the sandbox's subscriptions are
 setup's object events plus the propertyChange of `recent_conversion_event_name` only, so one
 "Demo request" form submission is exactly one webhook event. With no worker running, 1,000 such

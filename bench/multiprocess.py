@@ -3,8 +3,8 @@
 Shows (issue 6): every contact rescored, no event lost, no contact written twice for the same
 change, no scheduled sync run twice.
 
-    sandbox ──signed POSTs──► round-robin TCP balancer ──► gunicorn A │ gunicorn B ──► PostgreSQL queue
-                                                                            worker 1 │ worker 2 ──► sandbox
+    sandbox ──signed POSTs──► round-robin TCP balancer ──► web A │ web B ──► PostgreSQL queue
+                                                                  worker 1 │ worker 2 ──► sandbox
 
 Each of N contacts (default 1,000) gets 5 separate edits as a salesperson would make them in the UI
 (job title, industry, company size, country, revenue): 5 property changes, one webhook event each,
@@ -12,7 +12,8 @@ Each of N contacts (default 1,000) gets 5 separate edits as a salesperson would 
 (config/hubspot-app/src/app/webhooks/webhooks-hsmeta.json); the echoes of the connector's own
 writes of hs_lead_status and lifecyclestage come on top (the worker ignores them without a call).
 Workers run with SYNC_INTERVAL_MINUTES=1 so several scheduled slots pass during the bench; both
-workers fire every slot and exactly one may run it.
+workers fire every slot and exactly one may run it. Each web process is the Procfile's `web:` command
+(`python -m connector.serve`, waitress, 4 threads) bound to 127.0.0.1 on its own port.
 
     python bench/multiprocess.py [--contacts 1000] [--database-url postgresql://postgres@127.0.0.1:5432/test]
 """
@@ -27,13 +28,25 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections import Counter
 from itertools import pairwise
+from pathlib import Path
 
-from _harness import PYTHON, ROOT, connector_env, machine, run_connector, sandbox_process, stats, stop_process
+from _harness import (
+    PYTHON,
+    ROOT,
+    connector_env,
+    machine,
+    run_connector,
+    sandbox_process,
+    start_web,
+    stats,
+    stop_process,
+)
 
 EDITS = [("jobtitle", ["VP Marketing", "Head of Growth", "Marketing Manager", "CTO", "Student"]),
          ("industry", ["COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
@@ -129,12 +142,9 @@ def main() -> int:
         run_connector(env, "setup")
         run_connector(env, "sync", "--full")
         try:
-            for port in web_ports:
-                procs.append(subprocess.Popen([PYTHON, "-m", "gunicorn", "connector.web:create_app()", "--bind",
-                                               f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "1",
-                                               "--threads", "4"], env=env, cwd=ROOT,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            time.sleep(2.0)
+            web_logs = Path(tempfile.mkdtemp(prefix="bench-multiprocess-"))
+            for i, port in enumerate(web_ports):
+                procs.append(start_web(env, port, web_logs / f"web-{i}.log", ready_path="/readyz"))
             worker_log = [open(f"/tmp/bench-worker-{i}.log", "w") for i in range(2)]
             for i in range(2):
                 procs.append(subprocess.Popen([PYTHON, "-m", "connector", "--env-file", os.devnull, "worker"],

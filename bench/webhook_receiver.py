@@ -1,19 +1,19 @@
-"""Benchmark: the webhook receiver under gunicorn on loopback, open-loop load, every event counted.
+"""Benchmark: the webhook receiver in the production web process on loopback, open-loop load, every event counted.
 
     .venv/bin/python bench/webhook_receiver.py [--rate 200] [--events 10] [--duration 30]
-        [--workers 2] [--threads 4] [--clients 8] [--port 0] [--database-url URL]
+        [--threads N] [--clients 8] [--port 0] [--database-url URL]
 
-Starts `gunicorn "connector.web:create_app()"` on 127.0.0.1 (SQLite in a temp dir unless
---database-url), sends --rate signed deliveries per second of --events events each for --duration
-seconds from --clients threads on keep-alive connections, paced open-loop (each request has a
-scheduled send time, whatever happened to the previous ones), then prints p50/p95/p99/max time to
-answer, the error count, and checks that every event is stored exactly once.
+Starts the Procfile's `web:` command (`python -m connector.serve --host ... --port $PORT`: waitress,
+connector/serve.py) bound to 127.0.0.1 (SQLite in a temp dir unless --database-url), waits for
+/healthz, sends --rate signed deliveries per second of --events events each for --duration seconds
+from --clients threads on keep-alive connections, paced open-loop (each request has a scheduled
+send time, whatever happened to the previous ones), then prints p50/p95/p99/max time to answer,
+the error count, and checks that every event is stored exactly once.
 
-Gunicorn: gthread workers, 2 processes x 4 threads by default. One process per core (2 cores):
-the GIL lets one process use about one core, so more processes only add context switches and
-SQLite writer contention. Threads let a process overlap a request's socket and commit waits with
-another's CPU work, and gthread (unlike the sync worker) keeps client connections alive, as
-HubSpot does.
+Server: one waitress process, as the Procfile runs it (4 threads, connector.serve.THREADS;
+--threads passes another count to it). Waitress reads each whole request on its I/O thread and
+hands only complete ones to a worker thread (docs/benchmarks.md, "Slow clients"); it keeps client
+connections alive, as HubSpot's sender does.
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from connector.serve import THREADS  # noqa: E402
 from connector.settings import Settings  # noqa: E402
 from connector.store import Store  # noqa: E402
 from connector.store.schema import webhook_events  # noqa: E402
+
+from _harness import shown, wait_until_answering, web_command  # noqa: E402
 
 SECRET = "bench-client-secret"
 PATH = "/webhooks/hubspot"
@@ -68,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(Settings(database_url=database_url).sqlalchemy_url)
     store.upgrade()
     port = args.port or _free_port()
-    server_log = Path(tmp.name) / "gunicorn.log"
-    server = _start_gunicorn(args, port, database_url, server_log)
+    server_log = Path(tmp.name) / "web.log"
+    server = _start_web(args, port, database_url, server_log)
     try:
         wait_until_answering(port, server, server_log)
         total = int(args.rate * args.duration)
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server log: {delivery_lines} 'webhook delivery' lines, "
           f"{sum(1 for line in log_lines if 'webhook rejected' in line)} 'webhook rejected' lines")
     if not ok:
-        print("--- gunicorn log (tail) ---\n" + "\n".join(server_log.read_text().splitlines()[-20:]))
+        print("--- web process log (tail) ---\n" + "\n".join(server_log.read_text().splitlines()[-20:]))
     tmp.cleanup()
     return 0 if ok else 1
 
@@ -101,8 +104,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=200.0, help="deliveries per second")
     p.add_argument("--events", type=int, default=10, help="events per delivery")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of load")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"the web process's worker threads (default: the Procfile's, {THREADS})")
     p.add_argument("--clients", type=int, default=8, help="client threads, one keep-alive connection each")
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 0)))
     p.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -115,34 +118,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gunicorn(args, port: int, database_url: str, log_path: Path) -> subprocess.Popen:
+def _start_web(args, port: int, database_url: str, log_path: Path) -> subprocess.Popen:
     env = {**os.environ, "HUBSPOT_CLIENT_SECRET": SECRET, "DATABASE_URL": database_url, "PORT": str(port),
            "WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{port}{PATH}", "LOG_LEVEL": "INFO"}
-    command = [str(Path(sys.executable).with_name("gunicorn")), "connector.web:create_app()",
-               "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
-               "--threads", str(args.threads), "--keep-alive", "75", "--chdir", str(ROOT)]
-    print("server:", " ".join(command[1:]))
-    return subprocess.Popen(command, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-
-
-def wait_until_answering(port: int, server: subprocess.Popen, log_path: Path, path: str = "/healthz",
-                         timeout_s: float = 20.0) -> None:
-    """Until gunicorn answers 200 on `path` (and its other workers had a moment to boot)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited ({server.returncode}):\n{log_path.read_text()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                conn.close()
-                time.sleep(0.5)  # let every worker finish booting
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not answer {path} within {timeout_s:g} s")
+    command = web_command(port, *(["--threads", str(args.threads)] if args.threads else []))
+    print("server:", shown(command))
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
 
 
 def _sign(body: bytes, uri: str, timestamp: str) -> str:
@@ -246,9 +227,9 @@ def _report(args, outcomes: list[Outcome], total: int, stored: int, distinct: in
     accepted = sum(o.accepted for o in outcomes)
     span = (max(o.answered for o in outcomes) - min(o.sent for o in outcomes)) if outcomes else 0.0
     print(f"machine: nproc={os.cpu_count()} cpu={_cpu_model()} python={platform.python_version()} "
-          f"gunicorn={version('gunicorn')} sqlalchemy={version('sqlalchemy')} store={database_url.split(':')[0]}")
+          f"waitress={version('waitress')} sqlalchemy={version('sqlalchemy')} store={database_url.split(':')[0]}")
     print(f"load: {args.rate:g} deliveries/s x {args.events} events for {args.duration:g} s = {total} deliveries, "
-          f"{args.clients} keep-alive client threads; server {args.workers} workers x {args.threads} threads (gthread)")
+          f"{args.clients} keep-alive client threads; server 1 waitress process x {args.threads or THREADS} threads")
     print(f"achieved: {len(outcomes) / span if span else 0:.1f} deliveries/s over {span:.1f} s")
     for name, values in (("time to answer (send -> response)", service),
                          ("from scheduled send (includes client lateness)", from_schedule)):

@@ -6,8 +6,8 @@
 Processes (all on 127.0.0.1):
 - the sandbox portal, in this process (so the bench can watch contacts without API calls), sending
   signed webhooks for the subscriptions `connector setup` declares (a webhooks-hsmeta.json);
-- the webhook endpoint: `gunicorn "connector.web:create_app()"` (2 gthread workers x 4 threads), a
-  child process;
+- the webhook endpoint: the Procfile's `web:` command (`python -m connector.serve`, waitress, 4
+  threads) bound to 127.0.0.1, a child process;
 - `connector setup` and `connector sync --full` (child processes), then `connector worker` (child
   process: the scheduler and the webhook queue consumer);
 Then, --rate times a second, --changes times: pick a contact that is not an MQL, not owned by sales
@@ -17,7 +17,7 @@ and max latency, and the sandbox's counts (webhooks, batch reads, batch updates)
 Target (issue 5): median <= 2 s, p99 <= 5 s over 200 changes.
 
 Then (unless --skip-receiver-load) the receiver under load, issue 5's other figure, from
-bench/webhook_receiver.py: gunicorn on loopback, 200 deliveries/s of 10 signed events for 30 s,
+bench/webhook_receiver.py: the same web process on loopback, 200 deliveries/s of 10 signed events for 30 s,
 p99 time to answer <= 20 ms and every event stored once.
 """
 
@@ -44,6 +44,8 @@ from connector.commands.setup import webhook_subscriptions  # noqa: E402
 from connector.core import properties as hp  # noqa: E402
 from connector.core.rules_file import load_rules  # noqa: E402
 from connector.sandbox import Sandbox, SandboxConfig  # noqa: E402
+
+import _harness  # noqa: E402
 
 SECRET = "bench-client-secret"
 HOOK_PATH = "/webhooks/hubspot"
@@ -103,14 +105,8 @@ def spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess
 
 
 def start_web(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    command = [str(Path(PYTHON).with_name("gunicorn")), "connector.web:create_app()", "--bind", f"127.0.0.1:{port}",
-               "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--keep-alive", "75",
-               "--chdir", str(ROOT)]
-    server = spawn(command, env, log_path)
-    from webhook_receiver import wait_until_answering
-
-    wait_until_answering(port, server, log_path, path="/readyz", timeout_s=30)
-    return server
+    """The production web process (the Procfile's `web:` line, on 127.0.0.1:`port`), once /readyz answers."""
+    return _harness.start_web(env, port, log_path, ready_path="/readyz", timeout_s=30)
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -177,7 +173,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 class Stack:
-    """Sandbox (in process) + gunicorn web + store; `connector setup` and `sync --full` done."""
+    """Sandbox (in process) + the production web process + store; `connector setup` and `sync --full` done."""
 
     def __init__(self, args, *, only_properties: list[str] | None = None):
         self.tmp = Path(tempfile.mkdtemp(prefix="connector-bench-webhooks-"))
@@ -194,8 +190,8 @@ class Stack:
         print(f"sandbox: {args.contacts} contacts, seed {args.seed}, {args.tier} tier, at {self.base_url}; "
               f"store {self.database_url.split(':')[0]}; logs in {self.tmp}", flush=True)
         self.web = start_web(self.env, port, self.tmp / "web.log")
-        print(f"web: gunicorn connector.web:create_app() on {self.hook_url} (2 gthread workers x 4 threads)",
-              flush=True)
+        print(f"web: the Procfile's web: line as `{_harness.shown(_harness.web_command(port))}` "
+              "(waitress, 4 threads)", flush=True)
         self.worker: subprocess.Popen | None = None
         run_connector(self.env, "setup")
         run_connector(self.env, "sync", "--full")
