@@ -86,8 +86,16 @@ class RunningServer:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop accepting, let the requests being handled finish (up to `timeout_s`)."""
-        # Closed by the loop's own thread, woken at once (not at its next 1 s poll timeout).
-        self.server.trigger.pull_trigger(self.server.close)
+        # Closed by the loop's own thread, woken at once (not at its next 1 s poll timeout). The
+        # trigger's pipe may be closed already (the loop ended, e.g. every channel was closed): then
+        # close from here.
+        try:
+            self.server.trigger.pull_trigger(self.server.close)
+        except OSError:
+            try:
+                self.server.close()
+            except OSError:
+                pass  # already closed
         self.server.task_dispatcher.shutdown(timeout=timeout_s)
         self.thread.join(timeout_s)
 
