@@ -1,7 +1,7 @@
 """Benchmark: a full sync under ~200 webhook deliveries/s for 30 s: no change written twice, nothing lost.
 
     .venv/bin/python bench/sync_under_webhooks.py [--contacts 20000] [--tier professional] [--rate 200]
-        [--seconds 30] [--sync-delay 2] [--sender bench|sandbox] [--clients 8]
+        [--seconds 30] [--sync-delay 2] [--sender bench|sandbox] [--clients 10] [--via-http]
         [--database-url postgresql://postgres@127.0.0.1:5432/connector_bench_syncload]
         [--drain-timeout 180] [--skip-final-check]
 
@@ -17,17 +17,21 @@ Processes (all on 127.0.0.1):
   its scheduler; its first scheduled sync and the full sync's echoes are let finish before the load).
 The load, for --seconds: real changes, the sandbox's own activity generator (ActivityClock, the one
 behind `--activity-rate`: page views, email opens and clicks, form submissions incl. demo
-requests, meetings, bounces, unsubscribes), each item POSTed to the sandbox's admin endpoint
-`/_sandbox/activity`, which updates the rollups (hs_analytics_num_page_views,
-recent_conversion_event_name, ...) and publishes the change events, so the worker has real
-rescoring to do. --sync-delay seconds into the load, `connector sync --full` starts alongside.
+requests, meetings, bounces, unsubscribes), each item applied as the sandbox's admin endpoint
+`POST /_sandbox/activity` applies it (Portal.apply_activity, called in this process; --via-http POSTs
+it to the endpoint instead, at the cost of an HTTP round trip in the sandbox's own process), which
+updates the rollups (hs_analytics_num_page_views, recent_conversion_event_name, ...) and publishes
+the change events, so the worker has real rescoring to do. --sync-delay seconds into the load,
+`connector sync --full` starts alongside.
 
 Who delivers the change events (--sender):
 - `bench` (default): the bench's own sender. The events of each activity become one delivery, built by
   the sandbox's webhook code (its subscriptions, the connector's setup ones; eventIds; HubSpot's payload
-  shape; v1 + v3 signatures) and POSTed at once from --clients keep-alive connections; activities are
-  paced open-loop so that --rate such deliveries go out per second. Every other published change (the
-  echoes of the connector's own writes) goes out the same way, up to 100 events a delivery, on top.
+  shape; v1 + v3 signatures) and POSTed at once by a child process (this file with --as-sender, so
+  the sends do not wait for this process's GIL) from --clients keep-alive connections (10: the app's
+  maxConcurrentRequests); activities are paced open-loop so that --rate such deliveries are made per
+  second. Every other published change (the echoes of the connector's own writes) goes out the same
+  way, up to 100 events a delivery, on top.
   A delivery answered with anything but 2xx (or not at all) is retried, attemptNumber + 1, backoff
   0.2 s doubling, at most 10 attempts, as the sandbox's sender does.
 - `sandbox`: the sandbox's own sender (10 concurrent POSTs, gathering up to 100 events per POST for
@@ -746,8 +750,25 @@ def _dry_run(env: dict[str, str]) -> int | str:
     except ValueError:
         return f"dry run exited {done.returncode}: {done.stderr[-500:]}"
     planned = data.get("planned") or []
-    shown = "; ".join(f"{p.get('contact_id')}: {sorted((p.get('changes') or {}).keys())}" for p in planned[:5])
+    shown = "; ".join(f"{p.get('contact_id')}: {_what_changed(p)}" for p in planned[:5])
     return f"{data.get('changed')}" + (f" (e.g. {shown})" if shown else "")
+
+
+def _what_changed(planned: dict) -> str:
+    """A planned change, shortly: old -> new of each property but lsc_last_scored and lsc_state (for
+    lsc_reasons only the lines that differ)."""
+    parts = []
+    previous = planned.get("previous") or {}
+    for prop, new in sorted((planned.get("changes") or {}).items()):
+        if prop in (hp.LAST_SCORED, hp.STATE):
+            continue
+        old = previous.get(prop) or ""
+        if prop == "lsc_reasons":
+            old_lines, new_lines = old.splitlines(), (new or "").splitlines()
+            old, new = ("; ".join(x for x in old_lines if x not in new_lines),
+                        "; ".join(x for x in new_lines if x not in old_lines))
+        parts.append(f"{prop} {old!r} -> {new!r}")
+    return ", ".join(parts) or "only lsc_last_scored / lsc_state"
 
 
 def _create_database(url: str) -> None:
