@@ -41,6 +41,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_explain)
 
+    p = sub.add_parser("calibrate", help="learn points and the MQL line from who really converted; write a "
+                                         "candidate config (never writes to HubSpot)")
+    p.add_argument("--out", default="scoring.candidate.yaml", metavar="PATH",
+                   help="where the candidate config is written (default: scoring.candidate.yaml)")
+    p.add_argument("--apply", action="store_true",
+                   help="also copy the candidate over SCORING_CONFIG (the old one is kept as a .bak)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--outcome-stages", default="opportunity,customer", metavar="STAGE,STAGE",
+                   help="lifecycle stages that count as converted (default: opportunity,customer)")
+    p.add_argument("--window-days", type=float, default=180.0,
+                   help="a decision converts if it reaches an outcome stage within this many days (180)")
+    p.add_argument("--decision-age-days", type=float, default=30.0,
+                   help="a contact that never became an MQL is judged at this age (30)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only decisions from this day")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only decisions up to this day")
+    p.add_argument("--properties", metavar="NAME,NAME",
+                   help="candidate properties for new rules (default: every eligible contact property)")
+    p.add_argument("--max-rules", type=int, default=30, help="rule budget for fit + engagement (30)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--mqls-per-week", type=float, metavar="N",
+                        help="MQL line: the most MQLs per week sales can take")
+    target.add_argument("--min-conversion", type=float, metavar="RATE",
+                        help="MQL line: the lowest line whose MQLs convert at RATE (e.g. 0.1)")
+    p.add_argument("--allow-flat-history", action="store_true",
+                   help="learn even if the history looks imported (the backtest is then not point-in-time)")
+    p.add_argument("--refresh", action="store_true", help="read HubSpot again even if a recent read is cached")
+    p.add_argument("--min-outcomes", type=int, default=50, help="refuse with fewer converted contacts (50)")
+    p.set_defaults(handler=cmd_calibrate)
+
     p = sub.add_parser("demo", help="run everything against a built-in sandbox portal")
     p.add_argument("--contacts", type=int, default=2000)
     p.add_argument("--seed", type=int, default=7)
@@ -165,6 +194,33 @@ def cmd_explain(args: argparse.Namespace) -> int:
     ctx = build_context()
     report = explain_contact(ctx.gateway, ctx.store, ctx.rules, args.contact)
     print(json.dumps(report, default=str, indent=2) if args.json else render(report))
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from connector.calibrate import report
+    from connector.commands.calibrate import options_from_args, run_calibration
+    from connector.context import build_context, preflight
+    from connector.progress import ProgressBar
+
+    options = options_from_args(args)  # a bad flag stops here, before any call
+    ctx = build_context()
+    preflight(ctx, portal=False)
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    try:
+        run = run_calibration(ctx, options, out=args.out, apply=args.apply, refresh=args.refresh,
+                              progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    extra = {"calls": run.read.calls, "cached": run.read.from_cache, "seconds": round(run.seconds, 2),
+             "written": run.written, "applied": run.applied, "backup": run.backup}
+    if args.json:
+        print(json.dumps(report.as_json(run.result, extra), default=str, indent=2))
+    else:
+        print(report.as_text(run.result, extra), end="")
+        print(f"calibrate done: contacts={run.result.counts['contacts']} calls={run.read.calls} "
+              f"took={run.seconds:.1f}s")
     return 0
 
 

@@ -4,6 +4,7 @@
     ├── ConfigError            bad settings or scoring config, or rules the portal cannot serve:
     │                          stop before any write (exit 2)
     ├── NotSetUpError          the portal lacks what `connector setup` creates (exit 2)
+    ├── CalibrationRefused     too little or untrustworthy history to learn from (exit 2)
     ├── StoreError             the state database is unreachable or failed
     └── HubSpotError           any HubSpot answer we could not use (status, category, correlation id)
         ├── AuthError          401: the token is missing, wrong or revoked
@@ -51,6 +52,11 @@ class ConfigError(ConnectorError):
 
 class NotSetUpError(ConnectorError):
     """The portal lacks what `connector setup` creates: a sync or worker refuses to start."""
+
+
+class CalibrationRefused(ConnectorError):
+    """`connector calibrate` will not learn from this data: too few outcomes, flat history, an
+    empty time range. The message gives the counts."""
 
 
 class StoreError(ConnectorError):

@@ -58,6 +58,7 @@ SEARCH_PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000
 # Batch read/update: 100 inputs per request (developers.hubspot.com/docs/api/crm/contacts, batch).
 BATCH_SIZE = 100
+HISTORY_PAGE_SIZE = 50  # list pages with propertiesWithHistory (docs/hubspot-facts.md, "Limits")
 
 
 @dataclass
@@ -325,6 +326,21 @@ class Gateway:
                           lambda **kw: self._contacts_batch.read(
             batch_read_input_simple_public_object_id=body, **kw))
         return data.get("results", [])
+
+    def list_contacts_with_history(self, *, properties: Sequence[str], with_history: Sequence[str],
+                                   after: str | None = None,
+                                   limit: int = HISTORY_PAGE_SIZE) -> tuple[list[dict], str | None]:
+        """One page of the contact list with `propertiesWithHistory` (every version, newest first),
+        ascending by id, and the cursor of the next page (None: that was the last).
+
+        Asking for history lowers the page size to 50 (docs/hubspot-facts.md, "Limits").
+        """
+        data = self._call("list", _Request("GET", "/crm/v3/objects/contacts"),
+                          lambda **kw: self._contacts_basic.get_page(
+            limit=limit, after=after, properties=list(properties),
+            properties_with_history=list(with_history), **kw))
+        nxt = (data.get("paging") or {}).get("next", {}).get("after")
+        return data.get("results", []), nxt
 
     def batch_update_contacts(self, updates: Sequence[tuple[str, dict[str, str]]]) -> BatchOutcome:
         """Write up to 100 contacts. A 207 answer lists per-record errors: those ids are `failed`."""

@@ -6,20 +6,24 @@ processes). Every multi-row change that must stay consistent happens in one tran
 One `Store` object, assembled from one module per job:
 - `schema`: the tables and their version; `database`: engine, guarded connections, upgrades;
 - `runs`: runs and cursors; `outbox`: planned writes, audit trail, histories;
-- `locks`: job locks across processes; `queue`: the webhook queue.
+- `locks`: job locks across processes; `queue`: the webhook queue;
+- `history`: calibration's cache of contacts read with history; `shadow`: shadow scores.
 """
 
 from __future__ import annotations
 
+from connector.store.history import HistoryCache, HistoryRead
 from connector.store.locks import Locks, lock_holder
 from connector.store.outbox import Outbox, PlannedWrite
 from connector.store.queue import EnqueueResult, Queue, QueuedEvent
 from connector.store.runs import Run, Runs
 from connector.store.schema import SCHEMA_VERSION
+from connector.store.shadow import Shadow, ShadowSighting
 
 
-class Store(Runs, Outbox, Queue, Locks):
+class Store(Runs, Outbox, Queue, Locks, HistoryCache, Shadow):
     """All reads and writes of the connector's own state."""
 
 
-__all__ = ["SCHEMA_VERSION", "EnqueueResult", "PlannedWrite", "QueuedEvent", "Run", "Store", "lock_holder"]
+__all__ = ["SCHEMA_VERSION", "EnqueueResult", "HistoryRead", "PlannedWrite", "QueuedEvent", "Run",
+           "ShadowSighting", "Store", "lock_holder"]

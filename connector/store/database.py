@@ -12,7 +12,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connector.errors import StoreError
-from connector.store.schema import SCHEMA_VERSION, job_locks, metadata, rejected_events, runs, schema_meta
+from connector.store.schema import (
+    SCHEMA_VERSION,
+    history_cache,
+    history_reads,
+    job_locks,
+    metadata,
+    rejected_events,
+    runs,
+    schema_meta,
+    shadow_scores,
+)
 
 
 class Database:
@@ -60,7 +70,9 @@ class Database:
                 metadata.create_all(conn, tables=[rejected_events])
                 if "ix_runs_status_kind" not in {i["name"] for i in sa.inspect(conn).get_indexes("runs")}:
                     sa.Index("ix_runs_status_kind", runs.c.status, runs.c.kind).create(conn)
-            # Later versions append their DDL here: `if version < 4: ...`, each safe to run twice.
+            if version < 4:
+                metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores])
+            # Later versions append their DDL here: `if version < 5: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
         return SCHEMA_VERSION

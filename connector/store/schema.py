@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -124,4 +124,41 @@ rejected_events = sa.Table(
     sa.Column("received_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("field", sa.String(128), nullable=False),  # e.g. event[3].objectId
     sa.Column("reason", sa.String(300), nullable=False),
+)
+
+
+# `connector calibrate`'s read of contacts with their property history (added in version 4): one
+# row per contact, the HubSpot record as read, zlib-compressed JSON, so a rerun (or an interrupted
+# read) does not start from nothing. `history_reads` holds each read's cursor and whether it ended.
+history_cache = sa.Table(
+    "history_cache", metadata,
+    sa.Column("read_key", sa.String(64), primary_key=True),  # what was asked for (hash)
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("record", sa.LargeBinary, nullable=False),
+)
+
+history_reads = sa.Table(
+    "history_reads", metadata,
+    sa.Column("read_key", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("finished_at", sa.BigInteger),  # None: interrupted; `after` says where to go on
+    sa.Column("after", sa.String(64)),
+    sa.Column("contacts", sa.Integer, nullable=False, default=0),
+)
+
+# Shadow scoring (added in version 4): with SHADOW_SCORING_CONFIG set, each contact's live and
+# shadow scores as first seen under that shadow config, and when it later reached an outcome stage.
+shadow_scores = sa.Table(
+    "shadow_scores", metadata,
+    sa.Column("config_key", sa.String(64), primary_key=True),  # the shadow config's hash
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("first_at", sa.BigInteger, nullable=False),
+    sa.Column("live_total", sa.Integer, nullable=False),
+    sa.Column("shadow_total", sa.Integer, nullable=False),
+    sa.Column("live_mql", sa.Boolean, nullable=False),
+    sa.Column("shadow_mql", sa.Boolean, nullable=False),
+    sa.Column("stage_at_start", sa.String(64)),
+    sa.Column("latest_shadow_total", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("outcome_at", sa.BigInteger),  # first seen at an outcome stage after first_at
 )
