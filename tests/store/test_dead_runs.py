@@ -78,6 +78,6 @@ def test_given_a_store_newer_than_this_connector_then_upgrade_refuses_and_names_
 
     with store.engine.begin() as conn:
         conn.execute(schema_meta.update().values(value="9"))
-    with pytest.raises(StoreError, match="version 9, newer than this connector's \\(3\\)"):
+    with pytest.raises(StoreError, match="version 9, newer than this connector's \\(4\\)"):
         store.upgrade()
     assert store.schema_version() == 9  # not lowered
