@@ -4,7 +4,13 @@ rate limited), plus the wiring of the webhook sender and the activity clock.
     GET  /_sandbox/stats                          counters (see docs/sandbox.md)
     POST /_sandbox/stats/reset                    zero them
     POST /_sandbox/activity                       JSON array of activities -> rollups, webhooks
-    GET  /_sandbox/truth                          hidden propensity and who became a customer
+    GET  /_sandbox/truth                          hidden propensity, who became a customer, when
+    POST /_sandbox/advance                        {"until": "<ISO or ms>"}: future customers whose
+                                                  time has come become opportunities (14 days
+                                                  before) and customers (at converts_at), as a
+                                                  salesperson would (CRM_UI), dated then;
+                                                  answers {"opportunity": n, "customer": m};
+                                                  idempotent
     POST /_sandbox/contacts/{id}/sales-update     {"properties": {...}} as a salesperson in the UI
     POST /_sandbox/contacts/{id}/privacy-delete   GDPR delete (privacyDeletion + deletion events)
 """
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.sandbox import errors
 from connector.sandbox.portal import CONTACTS
-from connector.sandbox.values import parse_json
+from connector.sandbox.values import parse_json, to_ms
 
 if TYPE_CHECKING:
     from connector.sandbox.server import Sandbox
@@ -39,6 +45,11 @@ def handle(sb: Sandbox, method: str, path: str, query: dict, raw: bytes) -> tupl
         return 200, sb.portal.apply_activity(body)
     if path == "/_sandbox/truth" and method == "GET":
         return 200, {"contacts": sb.portal.truth}
+    if path == "/_sandbox/advance" and method == "POST":
+        until = to_ms(body.get("until")) if isinstance(body, dict) else None
+        if until is None:
+            raise errors.bad_request('Expected {"until": "<ISO 8601 time or epoch ms>"}.')
+        return 200, sb.portal.advance(until)
     m = _CONTACT_ACTION.match(path)
     if m and method == "POST":
         cid = m["id"]

@@ -10,6 +10,7 @@ import time
 
 from connector.sandbox.api import ALL_SCOPES
 from connector.sandbox.faults import FaultSpec
+from connector.sandbox.generator import BUYER_MODES, HISTORY_MODES
 from connector.sandbox.limits import TIERS
 from connector.sandbox.server import DEFAULT_TOKEN, Sandbox, SandboxConfig
 
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-format", choices=("legacy", "generic"), default="legacy")
     parser.add_argument("--activity-rate", type=float, default=0.0,
                         help="activities per second from the activity clock (0: off)")
+    parser.add_argument("--history", choices=HISTORY_MODES, default="timeline",
+                        help="seeded property history: timeline (a believable past) or flat "
+                             "(everything imported a week ago)")
+    parser.add_argument("--buyers", choices=BUYER_MODES, default="standard",
+                        help="standard, or custom: buying propensity in custom properties the "
+                             "default rules do not read")
     parser.add_argument("--webhook-duplicates", type=float, default=0.0, metavar="RATE",
                         help="share of delivered webhook batches delivered again, same eventIds "
                              "(0: none)")
@@ -58,7 +65,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         faults=FaultSpec.parse(args.faults), tokens=parse_tokens(args.token),
         subscriptions=args.subscriptions, webhook_format=args.webhook_format,
         activity_rate=args.activity_rate,
-        duplicate_rate=duplicates)
+        duplicate_rate=duplicates,
+        history=getattr(args, "history", "timeline"), buyers=getattr(args, "buyers", "standard"))
 
 
 def run(args: argparse.Namespace) -> int:

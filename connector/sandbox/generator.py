@@ -4,6 +4,9 @@ Each contact gets a hidden propensity from its fit (seniority, industry, company
 domain) and an intent draw. Propensity drives its engagement rollups, its lifecycle stage and
 whether it eventually became a customer (`truth`), so a scoring model can be calibrated later.
 Everything comes from one `random.Random(seed)`: the same seed and `now` give the same portal.
+What must not move today's values draws from a contact's own stream instead
+(`random.Random(f"{seed}:{contact id}:<purpose>")`): the property history (timeline.py), the
+future customers' conversion times and the custom buyer properties.
 Property names and meanings: see properties.py (sources there).
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.sandbox.properties import LIFECYCLE_STAGE_ORDER
+from connector.sandbox.properties import BUYER_GROUP, BUYER_PROPERTIES, LIFECYCLE_STAGE_ORDER
 from connector.sandbox.values import iso_ms
 
 COMPETITOR_DOMAINS: tuple[str, ...] = ("leadrankr.io", "scorewise.com", "pipelinepilot.co")
@@ -118,8 +121,16 @@ class SeededPortal:
     engagements: dict[str, list[dict]] = field(default_factory=dict)
     # type -> contact id -> engagement ids
     associations: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    # contact id -> {"propensity": float, "became_customer": bool}
+    # contact id -> {"propensity": float, "became_customer": bool, "converts_at"?: ISO}
     truth: dict[str, dict] = field(default_factory=dict)
+    # What the portal needs to derive history lazily (timeline.py) and its extra properties.
+    seed: int = 0
+    now_ms: int = 0
+    history: str = "timeline"  # "timeline" or "flat" (HISTORY_MODES)
+    buyers: str = "standard"  # "standard" or "custom" (BUYER_MODES)
+    import_ms: int | None = None  # flat history: when everything was imported
+    custom_properties: list[dict] = field(default_factory=list)
+    custom_groups: list[dict] = field(default_factory=list)
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:
@@ -166,8 +177,11 @@ def _owners(rng: random.Random, now_ms: int) -> list[dict]:
 class _Builder:
     """Builds contacts one by one; keeps engagements and associations as it goes."""
 
-    def __init__(self, rng: random.Random, now_ms: int, owners: list[dict]):
+    def __init__(self, rng: random.Random, now_ms: int, owners: list[dict], *, seed: int = 0,
+                 buyers: str = "standard"):
         self.rng = rng
+        self.seed = seed
+        self.buyers = buyers
         self.now_ms = now_ms
         self.owner_ids = [o["id"] for o in owners]
         self.engagements: dict[str, list[dict]] = {
@@ -235,11 +249,20 @@ class _Builder:
         if r() < 0.55:
             p["phone"] = f"{prefix} {rng.randint(200, 989)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
 
+        web: float | None = None
+        if self.buyers == "custom":
+            # Buying propensity sits in custom properties, drawn from their own stream so the
+            # rest of the contact is drawn exactly as in a standard portal; who the contact is
+            # (title, industry, size ...) and how it browses no longer matter.
+            buyer = random.Random(f"{self.seed}:{cid}:buyer")
+            fit = _buyer_profile(buyer, p, student=kind_draw < 0.04,
+                                 competitor=0.04 <= kind_draw < 0.055)
+            web = buyer.betavariate(2, 5)
         intent = r()
         propensity = 1 / (1 + math.exp(-(6.0 * fit + 3.0 * intent - 6.2 + rng.gauss(0, 0.5))))
         truth = {"propensity": round(propensity, 4),
                  "became_customer": r() < 0.4 * propensity ** 1.5}
-        self._engagement_rollups(p, cid, created_ms, propensity)
+        self._engagement_rollups(p, cid, created_ms, propensity, web)
         self._lifecycle(p, cid, created_ms, propensity, truth["became_customer"])
         stamp_created = iso_ms(created_ms)
         p["createdate"] = stamp_created
@@ -254,13 +277,17 @@ class _Builder:
         """A time in [start, end], pulled towards the end when late_bias < 1."""
         return start_ms + int((end_ms - start_ms) * self.rng.random() ** late_bias)
 
-    def _engagement_rollups(self, p: dict, cid: str, created_ms: int, prop: float) -> None:
+    def _engagement_rollups(self, p: dict, cid: str, created_ms: int, prop: float,
+                            web_prop: float | None = None) -> None:
+        """Rollups driven by propensity; web analytics by `web_prop` when given (custom buyers:
+        browsing that says nothing about buying)."""
         rng, r, now_ms = self.rng, self.rng.random, self.now_ms
+        web = prop if web_prop is None else web_prop
         age_days = max(1, (now_ms - created_ms) // _DAY_MS)
         p["hs_analytics_source"] = _pick(r(), [s for s, _ in _SOURCES], _SOURCE_CUM)
         # Web analytics: visits then page views (>= visits), first/last seen.
-        visits = 1 + int(rng.expovariate(1 / (1 + 25 * prop * prop + 2 * r())))
-        views = visits + int(visits * rng.expovariate(1 / (0.5 + 3 * prop)))
+        visits = 1 + int(rng.expovariate(1 / (1 + 25 * web * web + 2 * r())))
+        views = visits + int(visits * rng.expovariate(1 / (0.5 + 3 * web)))
         p["hs_analytics_num_visits"] = str(visits)
         p["hs_analytics_num_page_views"] = str(views)
         first_seen = created_ms - rng.randint(0, 30) * _DAY_MS * (r() < 0.4)
@@ -270,14 +297,14 @@ class _Builder:
             first_seen = created_ms - rng.randint(0, 600_000)
         if visits > 1:
             # Engaged contacts were seen recently; the rest drifted away.
-            last_visit = self._between(created_ms, now_ms, 0.3 + (1 - prop))
+            last_visit = self._between(created_ms, now_ms, 0.3 + (1 - web))
         else:
             last_visit = first_seen
         browsing = rng.randint(0, 1_200_000) * (views > visits)  # the last session's length
         last_seen = min(now_ms, max(created_ms, last_visit + browsing))
         p["hs_analytics_last_visit_timestamp"] = iso_ms(last_visit)
         p["hs_analytics_last_timestamp"] = iso_ms(last_seen)
-        page = rng.choice(HIGH_INTENT_PAGES) if r() < prop else rng.choice(SITE_PAGES)
+        page = rng.choice(HIGH_INTENT_PAGES) if r() < web else rng.choice(SITE_PAGES)
         p["hs_analytics_last_url"] = SITE + page
 
         # Marketing email: delivered >= opens >= clicks; about a send a week for the subscribed.
@@ -311,6 +338,9 @@ class _Builder:
         if conversions:
             def form() -> str:
                 target = min(1.0, max(0.0, prop + rng.gauss(0, 0.25)))
+                if web_prop is not None:
+                    # Custom buyers register for webinars; the other forms say nothing.
+                    target = 0.3 if target > 0.45 else rng.choice(_NOISE_TARGETS)
                 return min(CONVERSIONS, key=lambda c: abs(c[1] - target))[0]
             first_name, recent_name = form(), form() if conversions > 1 else None
             recent_name = recent_name or first_name
@@ -463,6 +493,31 @@ class _Builder:
             p["hs_last_sales_activity_timestamp"] = iso_ms(max(last_contact, booked_last))
 
 
+# Custom buyers (generate_portal(buyers="custom")): (CRM in use, weight, fit, P(automation)).
+_CRMS = (("HubSpot", 0.28, 1.0, 0.7), ("Salesforce", 0.22, 0.25, 0.5), ("Pipedrive", 0.12, 0.45, 0.3),
+         ("Spreadsheets", 0.25, 0.35, 0.1), ("None", 0.13, 0.0, 0.05))
+_CRM_CUM = _cumulative([w for _, w, _, _ in _CRMS])
+_NOISE_TARGETS = tuple(v for _, v in CONVERSIONS)
+
+
+def _buyer_profile(rng: random.Random, p: dict, *, student: bool, competitor: bool) -> float:
+    """Set the custom buyer properties on `p`; return the fit they give (0..1).
+
+    Buyers of a HubSpot lead-scoring connector run HubSpot, get many inbound leads and already
+    automate their marketing; nothing here depends on title, industry or company size.
+    """
+    crm, _, crm_fit, p_auto = _pick(rng.random(), _CRMS, _CRM_CUM)
+    if student:
+        crm, crm_fit, p_auto = rng.choice((("None", 0.0, 0.0), ("Spreadsheets", 0.35, 0.0)))
+    leads = 0 if student else int(math.exp(rng.gauss(3.4, 1.4)))
+    automation = rng.random() < p_auto
+    p["crm_in_use"] = crm
+    p["monthly_inbound_leads"] = str(leads)
+    p["uses_marketing_automation"] = "true" if automation else "false"
+    fit = 0.5 * crm_fit + 0.3 * min(1.0, math.log10(1 + leads) / 3) + 0.2 * automation
+    return fit * (0.1 if competitor else 1.0)
+
+
 _LEAD_OWNED_CUM = _cumulative((0.35, 0.25, 0.15, 0.1, 0.15))
 _MQL_CUM = _cumulative((0.35, 0.25, 0.2, 0.1, 0.1))
 # Properties whose value is a timestamp that can bump lastmodifieddate (not future meetings).
@@ -472,12 +527,57 @@ _DATE_KEYS = frozenset({
 } | {f"hs_v2_date_entered_{s}" for s in LIFECYCLE_STAGE_ORDER})
 
 
-def generate_portal(n_contacts: int, seed: int, now: datetime) -> SeededPortal:
-    """A deterministic portal of `n_contacts` contacts created over the three years before `now`."""
+HISTORY_MODES = ("timeline", "flat")
+BUYER_MODES = ("standard", "custom")
+IMPORT_AGE_MS = 7 * _DAY_MS  # flat history: the import was a week before `now`
+CONVERSION_MEAN_DAYS = 120  # future customers convert after now + expovariate(this mean) ...
+CONVERSION_MAX_DAYS = 365  # ... capped at a year
+_LIFECYCLE_DATE_PREFIXES = ("hs_lifecyclestage_", "hs_v2_date_entered_", "hs_v2_date_exited_")
+
+
+def _converts_at(seed: int, cid: str, props: dict, now_ms: int) -> str:
+    """When a contact that became (or will become) a customer converts: its customer date when
+    it is one already, else a time in the year after `now` from its own random stream."""
+    if props.get("lifecyclestage") in ("customer", "evangelist") \
+            and props.get("hs_lifecyclestage_customer_date"):
+        return props["hs_lifecyclestage_customer_date"]
+    rng = random.Random(f"{seed}:{cid}:converts")
+    days = min(CONVERSION_MAX_DAYS, rng.expovariate(1 / CONVERSION_MEAN_DAYS))
+    return iso_ms(now_ms + max(3_600_000, int(days * _DAY_MS)))
+
+
+def _flatten(contact: dict, import_ms: int) -> None:
+    """Imported from another CRM: createdate and the lifecycle dates are the import's."""
+    p = contact["properties"]
+    stamp = iso_ms(import_ms)
+    for key in p:
+        if key.startswith(_LIFECYCLE_DATE_PREFIXES):
+            p[key] = stamp
+    p["createdate"] = stamp
+    p["lastmodifieddate"] = max(stamp, *(p[k] for k in _DATE_KEYS if k in p))
+    contact["createdAt"] = stamp
+    contact["updatedAt"] = p["lastmodifieddate"]
+
+
+def generate_portal(n_contacts: int, seed: int, now: datetime, *, history: str = "timeline",
+                    buyers: str = "standard") -> SeededPortal:
+    """A deterministic portal of `n_contacts` contacts created over the three years before `now`.
+
+    `history`: "timeline" (each contact's property history is a believable past ending at
+    today's values, timeline.py) or "flat" (imported from another CRM a week ago: one IMPORT
+    version per property, createdate and the lifecycle dates at the import). `buyers`:
+    "standard" or "custom" (propensity in custom properties, see _buyer_profile). Today's values
+    of a standard portal do not depend on `history` (apart from the import dates of "flat").
+    """
+    if history not in HISTORY_MODES:
+        raise ValueError(f"history must be one of {', '.join(HISTORY_MODES)}; got {history!r}")
+    if buyers not in BUYER_MODES:
+        raise ValueError(f"buyers must be one of {', '.join(BUYER_MODES)}; got {buyers!r}")
     rng = random.Random(seed)
     now_ms = int(now.astimezone(UTC).timestamp() * 1000)
     owners = _owners(rng, now_ms)
-    builder = _Builder(rng, now_ms, owners)
+    builder = _Builder(rng, now_ms, owners, seed=seed, buyers=buyers)
+    import_ms = now_ms - IMPORT_AGE_MS if history == "flat" else None
     span = 3 * 365 * _DAY_MS
     # Growth: more contacts recently (sqrt pulls creation dates towards now).
     created = sorted(now_ms - int(span * (1 - rng.random() ** 0.6)) - rng.randint(60_000, 3_600_000)
@@ -488,6 +588,10 @@ def generate_portal(n_contacts: int, seed: int, now: datetime) -> SeededPortal:
         cid = str(next_id)
         next_id += rng.randint(1, 3)  # ids rise with creation time, with gaps like a real portal
         contact, contact_truth = builder.contact(cid, created_ms)
+        if import_ms is not None:
+            _flatten(contact, import_ms)
+        if contact_truth["became_customer"]:
+            contact_truth["converts_at"] = _converts_at(seed, cid, contact["properties"], now_ms)
         contacts.append(contact)
         truth[cid] = contact_truth
     return SeededPortal(
@@ -498,6 +602,13 @@ def generate_portal(n_contacts: int, seed: int, now: datetime) -> SeededPortal:
         engagements=builder.engagements,
         associations=builder.associations,
         truth=truth,
+        seed=seed,
+        now_ms=now_ms,
+        history=history,
+        buyers=buyers,
+        import_ms=import_ms,
+        custom_properties=list(BUYER_PROPERTIES) if buyers == "custom" else [],
+        custom_groups=[dict(BUYER_GROUP)] if buyers == "custom" else [],
     )
 
 

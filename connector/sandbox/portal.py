@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.sandbox import errors, search
+from connector.sandbox import errors, search, timeline
 from connector.sandbox.properties import (
     DEFAULT_PROPERTIES_ON_READ,
     DEFAULT_PROPERTY_GROUPS,
@@ -28,7 +28,7 @@ from connector.sandbox.properties import (
     contact_properties,
     with_owner_options,
 )
-from connector.sandbox.values import iso_ms, normalize
+from connector.sandbox.values import iso_ms, normalize, to_ms
 
 CONTACTS = "contacts"
 ALWAYS_RETURNED = ("hs_object_id", "createdate", "lastmodifieddate")
@@ -45,6 +45,9 @@ CONTACT_TO = {"calls": 193, "emails": 197, "meetings": 199, "notes": 201, "tasks
 # https://developers.hubspot.com/docs/api/webhooks "changeSource").
 INTEGRATION = "INTEGRATION"
 # Where activity-driven rollup changes come from, as HubSpot's property history names them.
+# POST /_sandbox/advance: a future customer is an opportunity this long before it converts.
+OPPORTUNITY_LEAD_MS = 14 * 86_400_000
+_BEFORE_OPPORTUNITY = ("", "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead")
 ACTIVITY_SOURCE = {"page_view": "ANALYTICS", "form_submission": "FORM",
                    "meeting_booked": "MEETINGS"}
 
@@ -58,6 +61,9 @@ class Record:
     archived: bool = False
     archived_at: str | None = None
     history: dict[str, list[dict]] | None = None  # newest first; only properties changed here
+    # The generator's values (never changed: writes swap in a new dict), from which the seeded
+    # history beneath `history` is derived when a read asks for it; None for records made here.
+    seeded: dict[str, str | None] | None = None
 
 
 @dataclass
@@ -93,9 +99,19 @@ class Portal:
         self.app_id: int = seeded.app_id
         self.owners: list[dict] = list(seeded.owners)
         self.truth: dict[str, dict] = dict(getattr(seeded, "truth", {}) or {})
-        self.groups: dict[str, list[dict]] = {CONTACTS: copy.deepcopy(DEFAULT_PROPERTY_GROUPS)}
+        # What the seeded history is derived from (timeline.py).
+        self.seed: int = getattr(seeded, "seed", 0)
+        self.seed_now_ms: int = getattr(seeded, "now_ms", 0) or self.now_ms()
+        self.import_ms: int | None = getattr(seeded, "import_ms", None)
+        self.owner_users: dict[str, int] = {str(o["id"]): int(o.get("userId") or 1)
+                                            for o in self.owners}
+        self.groups: dict[str, list[dict]] = {
+            CONTACTS: copy.deepcopy(DEFAULT_PROPERTY_GROUPS)
+            + copy.deepcopy(list(getattr(seeded, "custom_groups", None) or ()))}
+        definitions = contact_properties(self.owners) + copy.deepcopy(
+            list(getattr(seeded, "custom_properties", None) or ()))
         self.stores: dict[str, ObjectTable] = {
-            CONTACTS: ObjectTable(CONTACTS, {d["name"]: d for d in contact_properties(self.owners)})}
+            CONTACTS: ObjectTable(CONTACTS, {d["name"]: d for d in definitions})}
         for kind, defs in ENGAGEMENT_PROPERTIES.items():
             self.stores[kind] = ObjectTable(kind, {d["name"]: d for d in with_owner_options(defs, self.owners)})
             self.groups[kind] = [{"name": f"{kind[:-1]}information", "label": "Information",
@@ -151,9 +167,47 @@ class Portal:
         if record.archived_at:
             out["archivedAt"] = record.archived_at
         if history:
-            out["propertiesWithHistory"] = {n: _history(record, n) for n in history
-                                            if n in self._defs_for(record)}
+            defs = self._defs_for(record)
+            base = self._seeded_history(record, defs is self.stores[CONTACTS].definitions)
+            out["propertiesWithHistory"] = {
+                n: [*(record.history or {}).get(n, ()), *base(n)] for n in history if n in defs}
         return out
+
+    def history(self, record: Record, name: str) -> list[dict]:
+        """A property's versions, newest first: writes made here on top of the seeded ones."""
+        contact = self.stores[CONTACTS].records.get(record.id) is record
+        return [*(record.history or {}).get(name, ()), *self._seeded_history(record, contact)(name)]
+
+    def _seeded_history(self, record: Record, contact: bool) -> Callable[[str], list[dict]]:
+        """name -> the versions from before the sandbox started (none for records made here).
+
+        Contacts: the generator's timeline (timeline.py), built lazily from the seeded values.
+        Engagements: one IMPORT version of each seeded value, at the record's creation."""
+        seeded = record.seeded
+        if seeded is None:
+            return lambda name: []
+        if not contact:
+            def imported(name: str) -> list[dict]:
+                value = seeded.get(name)
+                return [] if value in (None, "") else [{
+                    "value": value, "timestamp": seeded.get("hs_createdate") or record.created_at,
+                    "sourceType": "IMPORT", "sourceId": None}]
+            return imported
+        truth = self.truth.get(record.id) or {}
+        return timeline.Timeline(
+            seeded, record.id, self.seed, self.seed_now_ms,
+            propensity=float(truth.get("propensity", 0.3)), owner_users=self.owner_users,
+            default_user=next(iter(self.owner_users.values()), 1),
+            first_touch_ms=lambda: self._first_touch(record.id), flat_at_ms=self.import_ms,
+        ).versions
+
+    def _first_touch(self, cid: str) -> int | None:
+        """When sales first logged an engagement with a seeded contact (None: never)."""
+        times = [to_ms(r.seeded.get("hs_createdate")) for kind in ENGAGEMENT_TYPES
+                 for eid in self.associations.get(kind, {}).get(cid, ())
+                 if (r := self.stores[kind].records.get(eid)) is not None and r.seeded]
+        found = [t for t in times if t is not None]
+        return min(found) if found else None
 
     def _defs_for(self, record: Record) -> dict[str, dict]:
         for s in self.stores.values():
@@ -308,7 +362,10 @@ class Portal:
                     props.update(_stage_dates(props["lifecyclestage"], stamp))
             else:
                 props.update(hs_object_id=rid, hs_createdate=stamp, hs_lastmodifieddate=stamp)
-            record = Record(rid, props, stamp, stamp)
+            # Every value set at creation is its property's first version.
+            record = Record(rid, props, stamp, stamp, history={
+                k: [{"value": v, "timestamp": stamp, "sourceType": source, "sourceId": source_id}]
+                for k, v in props.items() if v not in (None, "")})
             store.add(record)
             created.append(record)
             if object_type == CONTACTS:
@@ -365,8 +422,12 @@ class Portal:
         return updated, missing
 
     def _apply(self, store: ObjectTable, record: Record, values: dict[str, str | None], now_ms: int,
-               source: str, source_id: str | None, *, enforce_lifecycle: bool) -> list[dict]:
-        """Swap in the record's new properties (lock held); return the change events."""
+               source: str, source_id: str | None, *, enforce_lifecycle: bool,
+               backdated: bool = False) -> list[dict]:
+        """Swap in the record's new properties (lock held); return the change events.
+
+        `backdated`: `now_ms` is a simulated time (POST /_sandbox/advance), not the clock's, and
+        may be earlier than the record's last write: lastmodifieddate never moves back."""
         props = dict(record.properties)
         stamp = iso_ms(now_ms)
         if store.object_type == CONTACTS and enforce_lifecycle and "lifecyclestage" in values:
@@ -376,28 +437,36 @@ class Portal:
                 # with "" first, in a separate request. See docs/sandbox.md "Lifecycle stage".
                 values = {k: v for k, v in values.items() if k != "lifecyclestage"}
         changed = {k: v for k, v in values.items() if (props.get(k) or "") != (v or "")}
+        calculated: set[str] = set()
         if store.object_type == CONTACTS and changed.get("lifecyclestage"):
-            changed.update({k: v for k, v in _stage_dates(changed["lifecyclestage"], stamp).items()
-                            if not props.get(k)})
+            dates = {k: v for k, v in _stage_dates(changed["lifecyclestage"], stamp).items()
+                     if not props.get(k)}
+            changed.update(dates)
+            calculated.update(dates)  # HubSpot sets these itself: CALCULATED in their history
         if "email" in changed and store.object_type == CONTACTS:
             old = props.get("email")
             if old:
                 self.email_index.pop(old.lower(), None)
             if changed["email"]:
                 self.email_index[changed["email"].lower()] = record.id
+        # Versions made here sit on top of the seeded ones (Portal.history joins them).
         history = record.history if record.history is not None else {}
         for name, value in changed.items():
-            entries = history.setdefault(name, _history(record, name))
-            entries.insert(0, {"value": value or "", "timestamp": stamp, "sourceType": source,
-                               "sourceId": source_id})
+            _prepend(history.setdefault(name, []), {
+                "value": value or "", "timestamp": stamp,
+                "sourceType": "CALCULATED" if name in calculated else source,
+                "sourceId": None if name in calculated else source_id}, backdated)
         props.update(changed)
         # Every write bumps lastmodifieddate (search can filter on it).
-        if store.object_type == CONTACTS:
-            props["lastmodifieddate"] = stamp
-        else:
-            props["hs_lastmodifieddate"] = stamp
+        modified = "lastmodifieddate" if store.object_type == CONTACTS else "hs_lastmodifieddate"
+        bumped = max(stamp, props.get(modified) or "") if backdated else stamp
+        if bumped != props.get(modified):
+            props[modified] = bumped
+            _prepend(history.setdefault(modified, []), {
+                "value": bumped, "timestamp": bumped, "sourceType": "CALCULATED",
+                "sourceId": None}, backdated)
         record.properties = props
-        record.updated_at = stamp
+        record.updated_at = max(bumped, record.updated_at) if backdated else bumped
         record.history = history
         if store.object_type != CONTACTS:
             return []
@@ -529,6 +598,50 @@ class Portal:
             applied += 1
         return {"applied": applied, "engagements": engagements, "unknownContacts": len(unknown)}
 
+    # ---- simulated time -----------------------------------------------------------------------
+    def advance(self, until_ms: int) -> dict[str, int]:
+        """Close the generator's future customers whose time has come (POST /_sandbox/advance).
+
+        Each contact whose truth has `became_customer` and `converts_at` moves, as its
+        salesperson would in the UI (CRM_UI, `userId:<owner's user>`), to `opportunity` at
+        converts_at - 14 days (not before the generator's now) once that is <= `until`, if its
+        stage is still before opportunity, and to `customer` at converts_at once that is <=
+        `until`, unless it is a customer or evangelist already. The writes are dated at those
+        times, not the clock's: history versions, date-entered properties (the normal stage
+        logic) and webhook occurredAt. Nothing moves twice: a second call changes nothing.
+        """
+        steps: list[tuple[int, int, str, str]] = []
+        for cid, truth in self.truth.items():
+            at = to_ms(truth.get("converts_at")) if truth.get("became_customer") else None
+            if at is None:
+                continue
+            opportunity_at = max(at - OPPORTUNITY_LEAD_MS, self.seed_now_ms)
+            if opportunity_at <= until_ms:
+                steps.append((opportunity_at, 0, cid, "opportunity"))
+            if at <= until_ms:
+                steps.append((at, 1, cid, "customer"))
+        steps.sort(key=lambda s: (s[0], int(s[2]), s[1]))
+        store = self.stores[CONTACTS]
+        counts = {"opportunity": 0, "customer": 0}
+        events: list[dict] = []
+        with self.lock:
+            for at, _, cid, stage in steps:
+                record = store.records.get(cid)
+                if record is None or record.archived or record.properties.get("_privacy_deleted"):
+                    continue
+                current = record.properties.get("lifecyclestage") or ""
+                if stage == "opportunity" and current not in _BEFORE_OPPORTUNITY:
+                    continue
+                if stage == "customer" and current in ("customer", "evangelist"):
+                    continue
+                user = self.owner_users.get(record.properties.get("hubspot_owner_id") or "",
+                                            next(iter(self.owner_users.values()), 1))
+                events += self._apply(store, record, {"lifecyclestage": stage}, at, "CRM_UI",
+                                      f"userId:{user}", enforce_lifecycle=False, backdated=True)
+                counts[stage] += 1
+        self._publish(events)
+        return counts
+
     # ---- properties ---------------------------------------------------------------------------
     def property_groups(self, object_type: str) -> list[dict]:
         self.store(object_type)
@@ -642,19 +755,18 @@ def _after(after: str | None) -> int | None:
 
 
 def _record(obj: dict) -> Record:
+    # `seeded` shares the generator's dict (no copy: nothing writes to it), kept for history.
     return Record(str(obj["id"]), dict(obj["properties"]), obj["createdAt"], obj["updatedAt"],
-                  bool(obj.get("archived")), obj.get("archivedAt"))
+                  bool(obj.get("archived")), obj.get("archivedAt"), seeded=obj["properties"])
 
 
-def _history(record: Record, name: str) -> list[dict]:
-    if record.history and name in record.history:
-        return list(record.history[name])
-    value = record.properties.get(name)
-    if value in (None, ""):
-        return []
-    # Values that predate the sandbox's own history: one entry, as an import.
-    return [{"value": value, "timestamp": record.created_at, "sourceType": "IMPORT",
-             "sourceId": None}]
+def _prepend(versions: list[dict], version: dict, backdated: bool) -> None:
+    """Put a new version on top; a backdated one goes below any later ones (newest first)."""
+    i = 0
+    if backdated:
+        while i < len(versions) and versions[i]["timestamp"] > version["timestamp"]:
+            i += 1
+    versions.insert(i, version)
 
 
 def _is_backwards(current: str | None, new: str | None) -> bool:

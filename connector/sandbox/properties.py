@@ -257,6 +257,37 @@ for _i, _definition in enumerate(DEFAULT_CONTACT_PROPERTIES):
 
 CONTACT_PROPERTIES_BY_NAME: dict[str, dict] = {p["name"]: p for p in DEFAULT_CONTACT_PROPERTIES}
 
+
+def _custom(name: str, label: str, type_: str, group: str, description: str, **kw) -> dict:
+    """A portal's own property, as the properties API returns one it created: hubspotDefined
+    false, archivable, its definition editable
+    (https://developers.hubspot.com/docs/api/crm/properties, "Create a property")."""
+    definition = _prop(name, label, type_, group, description, form_field=True, **kw)
+    definition["hubspotDefined"] = False
+    definition["modificationMetadata"] = {"archivable": True, "readOnlyDefinition": False,
+                                          "readOnlyValue": False}
+    definition["createdAt"] = definition["updatedAt"] = "2023-02-14T09:30:00.000Z"
+    return definition
+
+
+# The custom-buyers portal's own properties (generate_portal(buyers="custom")), in their group.
+BUYER_GROUP: dict = {"name": "buyer_profile", "label": "Buyer profile", "displayOrder": 7,
+                     "archived": False}
+CRM_IN_USE_OPTIONS: list[str] = ["Salesforce", "HubSpot", "Pipedrive", "Spreadsheets", "None"]
+BUYER_PROPERTIES: list[dict] = [
+    _custom("crm_in_use", "CRM in use", "enumeration", "buyer_profile",
+            "The CRM the contact's team works in today.", options=_options(CRM_IN_USE_OPTIONS)),
+    _custom("monthly_inbound_leads", "Monthly inbound leads", "number", "buyer_profile",
+            "About how many inbound leads the contact's team gets a month."),
+    _custom("uses_marketing_automation", "Uses marketing automation", "bool", "buyer_profile",
+            "Whether the contact's team already automates its marketing.",
+            field_type="booleancheckbox",
+            options=[{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+                     {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]),
+]
+for _i, _definition in enumerate(BUYER_PROPERTIES):
+    _definition["displayOrder"] = _i
+
 READ_ONLY_CONTACT_PROPERTIES: frozenset[str] = frozenset(
     p["name"] for p in DEFAULT_CONTACT_PROPERTIES if p["modificationMetadata"]["readOnlyValue"]
 )

@@ -52,6 +52,8 @@ class SandboxConfig:
     duplicate_rate: float = 0.0  # share of delivered webhook batches delivered again (0: none)
     clock: Callable[[], float] = time.time
     now: datetime | None = None  # "now" for the generator; default: clock()
+    history: str = "timeline"  # seeded property history: "timeline" or "flat" (an import)
+    buyers: str = "standard"  # "standard" or "custom" (propensity in custom properties)
 
 
 class Stats:
@@ -204,7 +206,8 @@ class Sandbox:
         from connector.sandbox.generator import generate_portal
 
         now = cfg.now or datetime.fromtimestamp(cfg.clock(), tz=UTC)
-        self.seeded = generate_portal(cfg.contacts, cfg.seed, now)
+        self.seeded = generate_portal(cfg.contacts, cfg.seed, now, history=cfg.history,
+                                      buyers=cfg.buyers)
         self.portal = Portal(self.seeded, clock=cfg.clock)
         self.limiter = RateLimiter(cfg.tier, cfg.clock, seed=cfg.seed)
         self.faults = FaultInjector(spec)
