@@ -106,9 +106,19 @@ def _spread(rng: random.Random, start: int, end: int, n: int) -> list[int]:
     return [start, *middle, end]
 
 
+Versions = list[dict] | Callable[[], list[dict]]  # built, or built when first read
+
+
 def _steps(times: list[int], values: list[str], source: str, source_id: str | None = None,
-           **extra: object) -> list[dict]:
-    """Versions (newest first) for values set at times (oldest first); repeats collapse."""
+           **extra: object) -> Callable[[], list[dict]]:
+    """Versions (newest first) for values set at times (oldest first); repeats collapse.
+
+    Made when read: a group's times are cheap, formatting a hundred timestamps is not."""
+    return lambda: _made_steps(times, values, source, source_id, **extra)
+
+
+def _made_steps(times: list[int], values: list[str], source: str, source_id: str | None,
+                **extra: object) -> list[dict]:
     out: list[dict] = []
     last = None
     for at, value in zip(times, values, strict=True):
@@ -140,7 +150,7 @@ class Timeline:
         conversions = int(props.get("num_conversion_events") or 0)
         self.form_created = conversions > 0
         self.first_form = props.get("first_conversion_event_name") or ""
-        self._groups: dict[str, dict[str, list[dict]]] = {}
+        self._groups: dict[str, dict[str, Versions]] = {}
 
     # ---- helpers ------------------------------------------------------------------------------
     def _ms(self, name: str) -> int | None:
@@ -178,6 +188,8 @@ class Timeline:
             if built is None:
                 built = self._groups[group] = getattr(self, f"_build_{group}")()
             found = built.get(name)
+            if callable(found):
+                found = built[name] = found()
             if found:
                 return [dict(v) for v in found]
         if name.startswith(_STAGE_DATE_PREFIXES) or name in ("hs_object_id", "lastmodifieddate"):
@@ -190,7 +202,7 @@ class Timeline:
         return [self._created_by(name, value)]
 
     # ---- web analytics ------------------------------------------------------------------------
-    def _build_web(self) -> dict[str, list[dict]]:
+    def _build_web(self) -> dict[str, Versions]:
         p, rng = self.p, self._rng("web")
         visits = int(p.get("hs_analytics_num_visits") or 0)
         if not visits:
@@ -212,7 +224,7 @@ class Timeline:
         pages = [_SITE + rng.choice(_PAGES) for _ in times]
         counts_v = [str(i + 1) for i in range(visits)]
         counts_w = [str(i + 1 + cum[i]) for i in range(visits)]
-        out = {
+        out: dict[str, Versions] = {
             "hs_analytics_num_visits": _steps(times, counts_v, "ANALYTICS"),
             "hs_analytics_num_page_views": _steps(times, counts_w, "ANALYTICS"),
             "hs_analytics_last_visit_timestamp": _steps(
@@ -228,9 +240,9 @@ class Timeline:
         return _fix_counts(out, ("hs_analytics_num_visits", "hs_analytics_num_page_views"), p)
 
     # ---- marketing email ----------------------------------------------------------------------
-    def _build_email(self) -> dict[str, list[dict]]:
+    def _build_email(self) -> dict[str, Versions]:
         p, rng = self.p, self._rng("email")
-        out: dict[str, list[dict]] = {}
+        out: dict[str, Versions] = {}
         delivered = int(p.get("hs_email_delivered") or 0)
         opens = int(p.get("hs_email_open") or 0)
         clicks = int(p.get("hs_email_click") or 0)
@@ -290,7 +302,7 @@ class Timeline:
                                  "hs_email_bounce"), p)
 
     # ---- forms --------------------------------------------------------------------------------
-    def _build_forms(self) -> dict[str, list[dict]]:
+    def _build_forms(self) -> dict[str, Versions]:
         p, rng = self.p, self._rng("forms")
         n = int(p.get("num_conversion_events") or 0)
         if not n:
@@ -315,7 +327,7 @@ class Timeline:
             count += i in bumps
             uniq.append(str(count))
         # Each submission's version names its form (sourceLabel) as HubSpot's form source does.
-        out = {
+        out: dict[str, Versions] = {
             "num_conversion_events": _form_steps(times, [str(i + 1) for i in range(n)], names),
             "num_unique_conversion_events": _form_steps(times, uniq, names),
             "recent_conversion_event_name": _form_steps(times, names, names, collapse=False),
@@ -331,7 +343,7 @@ class Timeline:
         return _fix_counts(out, ("num_conversion_events", "num_unique_conversion_events"), p)
 
     # ---- lifecycle ----------------------------------------------------------------------------
-    def _build_lifecycle(self) -> dict[str, list[dict]]:
+    def _build_lifecycle(self) -> dict[str, Versions]:
         p = self.p
         stage = p.get("lifecyclestage") or ""
         entered = sorted(
@@ -351,9 +363,9 @@ class Timeline:
         return {"lifecyclestage": versions}
 
     # ---- owner, lead status, deals, sales activity --------------------------------------------
-    def _build_sales(self) -> dict[str, list[dict]]:
+    def _build_sales(self) -> dict[str, Versions]:
         p, rng = self.p, self._rng("sales")
-        out: dict[str, list[dict]] = {}
+        out: dict[str, Versions] = {}
         mql = self._ms("hs_lifecyclestage_marketingqualifiedlead_date")
         sql = self._ms("hs_lifecyclestage_salesqualifiedlead_date")
         opp = self._ms("hs_lifecyclestage_opportunity_date")
@@ -425,7 +437,12 @@ class Timeline:
 
 
 def _form_steps(times: list[int], values: list[str], names: list[str], *,
-                collapse: bool = True) -> list[dict]:
+                collapse: bool = True) -> Callable[[], list[dict]]:
+    return lambda: _made_form_steps(times, values, names, collapse)
+
+
+def _made_form_steps(times: list[int], values: list[str], names: list[str],
+                     collapse: bool) -> list[dict]:
     out: list[dict] = []
     last = None
     for at, value, name in zip(times, values, names, strict=True):
@@ -437,11 +454,19 @@ def _form_steps(times: list[int], values: list[str], names: list[str], *,
     return out
 
 
-def _fix_counts(out: dict[str, list[dict]], names: tuple[str, ...],
-                p: Mapping[str, str | None]) -> dict[str, list[dict]]:
+def _fix_counts(out: dict[str, Versions], names: tuple[str, ...],
+                p: Mapping[str, str | None]) -> dict[str, Versions]:
     """Counts read back exactly as seeded ("3", never "3.0"): the newest value is today's."""
+    def fixed(made: Versions, value: str) -> Callable[[], list[dict]]:
+        def make() -> list[dict]:
+            versions = made() if callable(made) else made
+            if versions:
+                versions[0]["value"] = value
+            return versions
+        return make
+
     for name in names:
-        versions = out.get(name)
-        if versions and p.get(name):
-            versions[0]["value"] = p[name]
+        value = p.get(name)
+        if name in out and value:
+            out[name] = fixed(out[name], value)
     return out
