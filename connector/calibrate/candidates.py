@@ -80,6 +80,10 @@ def propose(definitions: Mapping[str, Mapping], names: Iterable[str],
     skipped: dict[str, str] = {}
     for name in names:
         definition = definitions.get(name) or {}
+        why = eligible(name, definition)
+        if why is not None:
+            skipped[name] = why
+            continue
         seen = [v.strip() for v in values.get(name, ()) if v is not None and v.strip()]
         n = len(values.get(name, ())) or 1
         if len(seen) / n < min_coverage:

@@ -80,8 +80,11 @@ def _signed_fit(z: np.ndarray, y: np.ndarray, c: float, signs: Sequence[int]) ->
         coef[:] = 0.0
         if not active.any():
             return coef
+        # l1_ratio=1: the L1 penalty (scikit-learn >= 1.8). liblinear penalises the intercept too;
+        # a large intercept_scaling makes that penalty negligible, else at strong penalties rules
+        # are picked to stand in for the base rate instead of for what predicts conversion.
         model = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear", max_iter=500,
-                                   random_state=0)  # l1_ratio=1: the L1 penalty (scikit-learn >= 1.8)
+                                   intercept_scaling=100.0, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(z[:, active], y)

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 WEEK = 7 * 86_400.0
+MIN_MQLS = 20  # a conversion rate measured on fewer MQLs than this is noise, not a target met
 
 
 def auc_with_interval(scores: np.ndarray, y: np.ndarray, z: float = 1.96) -> tuple[float, float, float]:
@@ -82,7 +83,7 @@ def at_threshold(scores: np.ndarray, y: np.ndarray, qualified_anyway: np.ndarray
 def choose_threshold(scores: np.ndarray, y: np.ndarray, qualified_anyway: np.ndarray,
                      weeks: float, target: Target) -> dict | None:
     """The threshold (an integer score) meeting `target` on these contacts, with what it gives;
-    None when no threshold meets it. Fewer MQLs is never chosen over the target's own measure:
+    None when no threshold meets it (a rate needs MIN_MQLS MQLs behind it). Fewer MQLs is never chosen over the target's own measure:
     for a weekly capacity, the lowest line within it; for a minimum conversion, the lowest line
     reaching it (most MQLs at that quality); else the best F1."""
     candidates = [at_threshold(scores, y, qualified_anyway, float(t), weeks)
@@ -90,10 +91,11 @@ def choose_threshold(scores: np.ndarray, y: np.ndarray, qualified_anyway: np.nda
     if target.mqls_per_week is not None:
         ok = [c for c in candidates if c["mqls_per_week"] <= target.mqls_per_week]
         return min(ok, key=lambda c: c["threshold"]) if ok else None
+    enough = [c for c in candidates if c["mqls"] >= MIN_MQLS]
     if target.min_conversion is not None:
-        ok = [c for c in candidates if c["mqls"] and c["conversion"] >= target.min_conversion]
+        ok = [c for c in enough if c["conversion"] >= target.min_conversion]
         return min(ok, key=lambda c: c["threshold"]) if ok else None
-    return max(candidates, key=lambda c: (c["f1"], -c["threshold"]))
+    return max(enough, key=lambda c: (c["f1"], -c["threshold"])) if enough else None
 
 
 def weeks_between(times: Sequence[float]) -> float:
