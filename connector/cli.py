@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-outcomes", type=int, default=50, help="refuse with fewer converted contacts (50)")
     p.set_defaults(handler=cmd_calibrate)
 
+    p = sub.add_parser("shadow", help="compare the shadow config (SHADOW_SCORING_CONFIG) with the live one on "
+                                      "the outcomes seen since the shadow started")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_shadow)
+
     p = sub.add_parser("demo", help="run everything against a built-in sandbox portal")
     p.add_argument("--contacts", type=int, default=2000)
     p.add_argument("--seed", type=int, default=7)
@@ -142,7 +147,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None,
-                  before_first_write=lambda: check_portal(ctx))
+                  before_first_write=lambda: check_portal(ctx), shadow=ctx.shadow)
     try:
         if args.dry_run:
             summary = job.run(full=args.full)
@@ -221,6 +226,29 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(report.as_text(run.result, extra), end="")
         print(f"calibrate done: contacts={run.result.counts['contacts']} calls={run.read.calls} "
               f"took={run.seconds:.1f}s")
+    return 0
+
+
+def cmd_shadow(args: argparse.Namespace) -> int:
+    """Reads the store only: no HubSpot call, no token needed."""
+    from connector.calibrate.shadow_compare import as_text, compare
+    from connector.shadow import ShadowScorer
+    from connector.store import Store
+
+    settings = Settings.from_env()
+    store = Store.from_settings(settings)
+    store.upgrade()
+    scorer = ShadowScorer.load(settings.shadow_scoring_config) if settings.shadow_scoring_config else None
+    keys = store.shadow_keys()
+    key = scorer.key if scorer else (keys[0][0] if keys else None)
+    if key is None or not any(k == key for k, _, _ in keys):
+        raise ConnectorError("no shadow scores yet: set SHADOW_SCORING_CONFIG to a candidate config "
+                             "(e.g. from `connector calibrate`) and let the sync and worker run")
+    result = compare(store.shadow_rows(key))
+    if args.json:
+        print(json.dumps({"key": key, **result}, default=str, indent=2))
+    else:
+        print(as_text(result, key, scorer.path if scorer else None), end="")
     return 0
 
 

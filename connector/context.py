@@ -11,6 +11,7 @@ from connector.core.rules_file import load_rules
 from connector.errors import NotSetUpError
 from connector.gateway import Gateway
 from connector.settings import Settings
+from connector.shadow import ShadowScorer
 from connector.store import Store
 
 log = logging.getLogger("connector")
@@ -24,14 +25,16 @@ class Context:
     rules: RuleSet
     store: Store
     gateway: Gateway
+    shadow: ShadowScorer | None = None  # SHADOW_SCORING_CONFIG, validated like the live config
 
 
 def build_context(*, require_token: bool = True, settings: Settings | None = None) -> Context:
     """Settings and the scoring config are validated first: a bad one stops us before any call."""
     settings = settings or Settings.from_env(require=("hubspot_access_token",) if require_token else ())
     rules = load_rules(settings.scoring_config)
+    shadow = ShadowScorer.load(settings.shadow_scoring_config) if settings.shadow_scoring_config else None
     store = Store.from_settings(settings)
-    return Context(settings, rules, store, Gateway.from_settings(settings))
+    return Context(settings, rules, store, Gateway.from_settings(settings), shadow)
 
 
 def preflight(ctx: Context, *, require_setup: bool = True, portal: bool = True) -> None:
@@ -49,6 +52,8 @@ def check_portal(ctx: Context, *, require_setup: bool = True) -> None:
     (NotSetUpError)."""
     definitions = ctx.gateway.list_contact_properties()
     check_rules(ctx.rules, definitions)
+    if ctx.shadow is not None:
+        check_rules(ctx.shadow.rules, definitions)
     for warning in ctx.rules.warnings:
         log.warning("%s", warning)
     portal = inspect_portal(definitions)

@@ -44,6 +44,9 @@ class Settings:
     # plus the worker's scheduler and consumer threads) is enough; the pool may double it briefly.
     database_pool_size: int = 5
     scoring_config: str = DEFAULT_SCORING_CONFIG
+    # A candidate config (e.g. from `connector calibrate`) that scores every contact beside the live
+    # one, kept in the store only; `connector shadow` compares the two. Unset: no shadow.
+    shadow_scoring_config: str | None = None
     webhook_public_url: str | None = None
     trust_proxy_headers: bool = False
     # Address `connector web` / `connector run` bind: loopback unless set (the Procfile binds 0.0.0.0 itself).

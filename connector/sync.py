@@ -23,6 +23,7 @@ from connector.core import properties as hp
 from connector.core.rules import RuleSet
 from connector.core.values import parse_instant
 from connector.gateway import BATCH_SIZE, Gateway
+from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Run, Store
 from connector.writeback import RunCounts, WritePath
 
@@ -77,9 +78,11 @@ class SyncJob:
                  overlap_s: float = 300.0, dry_run: bool = False, limit: int | None = None,
                  writers: int = 2, progress: Callable[[int, int], None] | None = None,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
-                 before_first_write: Callable[[], None] | None = None):
+                 before_first_write: Callable[[], None] | None = None,
+                 shadow: ShadowScorer | None = None):
         """`before_first_write`: run once, before the first page with a planned write is committed
-        (the portal check: a run with nothing to write makes no call for it)."""
+        (the portal check: a run with nothing to write makes no call for it). `shadow`: score
+        with a candidate config too (not in a dry run: a dry run keeps nothing)."""
         self.gateway = gateway
         self.store = store
         self.overlap_ms = int(overlap_s * 1000)
@@ -90,7 +93,8 @@ class SyncJob:
         self.clock = clock
         self.before_first_write = before_first_write
         self.path = WritePath(gateway, store, rules, clock=clock,
-                              keep_planned=PLANNED_IN_JSON if dry_run else keep_planned)
+                              keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
+                              shadow=None if dry_run else shadow)
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()

@@ -35,7 +35,7 @@ class Worker:
         self.sync_lock = threading.Lock()
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules)
+        self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules, shadow=ctx.shadow)
         self._thread = threading.Thread(target=self._consume_forever, name="webhook-consumer", daemon=True)
 
     def start(self) -> None:
@@ -72,7 +72,8 @@ class Worker:
                     log.info("a %s sync already ran in this slot (another worker); skipping", kind)
                     return
                 summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
-                                  overlap_s=self.ctx.settings.search_overlap_minutes * 60).run(full=full)
+                                  overlap_s=self.ctx.settings.search_overlap_minutes * 60,
+                                  shadow=self.ctx.shadow).run(full=full)
                 log.info(summary.line())
         except DailyLimitError as exc:
             log.error("sync stopped: %s", exc)

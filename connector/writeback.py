@@ -19,11 +19,12 @@ from typing import Any
 from connector.core import properties as hp
 from connector.core import state
 from connector.core.evaluate import evaluate, reasons_text
-from connector.core.model import Contact, Evaluation, History
+from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
 from connector.core.values import format_instant, same_instant, same_number
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
+from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Store
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,17 @@ class WritePath:
     """Plans, writes and confirms contact changes for one rule set."""
 
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
-                 clock: Callable[[], float] = time.time, keep_planned: int = 0):
+                 clock: Callable[[], float] = time.time, keep_planned: int = 0,
+                 shadow: ShadowScorer | None = None):
+        """`shadow`: also score every contact with a candidate config, kept in the store."""
         self.gateway = gateway
         self.store = store
         self.rules = rules
         self.clock = clock
         self.keep_planned = keep_planned
-        self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set()))
+        self.shadow = shadow
+        self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
+                                 | (set(shadow.rules.contact_properties) if shadow else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -109,6 +114,7 @@ class WritePath:
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}
+        scored: list[tuple[str, dict, Score]] = []
         for raw in contacts:
             cid = str(raw["id"])
             props = raw.get("properties") or {}
@@ -125,6 +131,8 @@ class WritePath:
             tally.pulled += 1
             tally.scored += 1
             tally.rebuilt += rebuilt
+            if self.shadow is not None:
+                scored.append((cid, props, result.score))
             if on_contact is not None:
                 on_contact(props)
             changes = dict(result.changes)
@@ -149,7 +157,19 @@ class WritePath:
             planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
                                         reasons_text(result.score), score_dict(result), planned_at=now_ms,
                                         read_at=now_ms if read_at is None else read_at, new_mql_path=new_mql))
+        if self.shadow is not None and scored:
+            self._shadow(scored, now)
         return planned, unchanged
+
+    def _shadow(self, scored: list[tuple[str, dict, Score]], now: datetime) -> None:
+        """Shadow scores are a measurement: a failure to keep them is logged, never a failed run."""
+        assert self.shadow is not None
+        try:
+            sightings = self.shadow.sightings(scored, self.rules.policy, now.timestamp())
+            self.store.record_shadow(self.shadow.key, sightings, int(now.timestamp() * 1000))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("shadow scores of %d contacts not kept (%s: %s)", len(scored),
+                        type(exc).__name__, str(exc)[:200])
 
     def claim(self, run_id: int, checkpoint_id: str, tally: RunCounts, histories: Mapping[str, dict],
               planned: list[PlannedWrite], now: int | None = None,

@@ -83,9 +83,9 @@ def at_threshold(scores: np.ndarray, y: np.ndarray, qualified_anyway: np.ndarray
 def choose_threshold(scores: np.ndarray, y: np.ndarray, qualified_anyway: np.ndarray,
                      weeks: float, target: Target) -> dict | None:
     """The threshold (an integer score) meeting `target` on these contacts, with what it gives;
-    None when no threshold meets it (a rate needs MIN_MQLS MQLs behind it). Fewer MQLs is never chosen over the target's own measure:
-    for a weekly capacity, the lowest line within it; for a minimum conversion, the lowest line
-    reaching it (most MQLs at that quality); else the best F1."""
+    None when no threshold meets it (a rate needs MIN_MQLS MQLs behind it). For a weekly capacity,
+    the lowest line within it; for a minimum conversion, the lowest line reaching it (the most MQLs
+    at that quality); else the best F1."""
     candidates = [at_threshold(scores, y, qualified_anyway, float(t), weeks)
                   for t in range(1, int(max(scores.max(initial=0), 1)) + 2)]
     if target.mqls_per_week is not None:

@@ -160,5 +160,5 @@ shadow_scores = sa.Table(
     sa.Column("stage_at_start", sa.String(64)),
     sa.Column("latest_shadow_total", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
-    sa.Column("outcome_at", sa.BigInteger),  # first seen at an outcome stage after first_at
+    sa.Column("outcome_at", sa.BigInteger),  # first seen at an outcome stage (first_at: was there already)
 )

@@ -27,7 +27,8 @@ class ShadowSighting:
 class Shadow(Database):
     def record_shadow(self, config_key: str, sightings: Sequence[ShadowSighting], now: int) -> None:
         """First sighting of a contact under this shadow config: keep both scores as they were.
-        Later ones: keep the newest shadow score, and note when the contact reached an outcome."""
+        Later ones: keep the newest shadow score, and note when the contact reached an outcome
+        (a contact already there when first seen gets its first sighting's time)."""
         if not sightings:
             return
         ids = [s.contact_id for s in sightings]
@@ -40,7 +41,7 @@ class Shadow(Database):
                     "live_total": s.live_total, "shadow_total": s.shadow_total,
                     "live_mql": s.live_mql, "shadow_mql": s.shadow_mql,
                     "stage_at_start": s.stage, "latest_shadow_total": s.shadow_total,
-                    "updated_at": now, "outcome_at": None}
+                    "updated_at": now, "outcome_at": now if s.reached_outcome else None}
                    for s in sightings if s.contact_id not in known]
             if new:
                 conn.execute(t.insert(), new)
