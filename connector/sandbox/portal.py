@@ -44,10 +44,10 @@ CONTACT_TO = {"calls": 193, "emails": 197, "meetings": 199, "notes": 201, "tasks
 # {"changeSource": "INTEGRATION", "sourceId": "<appId>"}; the values are listed on
 # https://developers.hubspot.com/docs/api/webhooks "changeSource").
 INTEGRATION = "INTEGRATION"
-# Where activity-driven rollup changes come from, as HubSpot's property history names them.
 # POST /_sandbox/advance: a future customer is an opportunity this long before it converts.
 OPPORTUNITY_LEAD_MS = 14 * 86_400_000
 _BEFORE_OPPORTUNITY = ("", "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead")
+# Where activity-driven rollup changes come from, as HubSpot's property history names them.
 ACTIVITY_SOURCE = {"page_view": "ANALYTICS", "form_submission": "FORM",
                    "meeting_booked": "MEETINGS"}
 
