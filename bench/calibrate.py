@@ -41,6 +41,7 @@ from bench._harness import (  # noqa: E402
     ROOT,
     connector_env,
     machine,
+    read_portal,
     run_connector,
     sandbox_process,
     stats,
@@ -65,20 +66,6 @@ def get(base: str, path: str):
     req = urllib.request.Request(base + path, headers={"Authorization": "Bearer pat-sandbox"})
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
-
-
-def today(base: str, names: list[str]) -> dict[str, dict]:
-    """Every contact's current values (list pages of 100; not counted in calibrate's figures)."""
-    out: dict[str, dict] = {}
-    after = None
-    while True:
-        q = f"/crm/v3/objects/contacts?limit=100&properties={','.join(names)}" + (f"&after={after}" if after else "")
-        page = get(base, q)
-        for c in page["results"]:
-            out[str(c["id"])] = c["properties"]
-        after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if not after:
-            return out
 
 
 def scores(rules, contacts: dict[str, dict], ids: list[str], now: float) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +115,7 @@ def main() -> int:
         default_rules, cand_rules = load_rules(DEFAULT), load_rules(out)
         needed = sorted(set(names) | default_rules.contact_properties | cand_rules.contact_properties
                         | {"lifecyclestage"})
-        contacts = today(base, needed)
+        contacts, _ = read_portal(base, needed, deadline_s=600)  # after calibrate: not in its counts
         truth = get(base, "/_sandbox/truth")["contacts"]
     now = time.time()
     ids = sorted((c for c in contacts if (contacts[c].get("lifecyclestage") or "") not in CUSTOMER), key=int)
@@ -160,7 +147,8 @@ def main() -> int:
     scale[scale == 0] = 1
     oracle = cross_val_predict(LogisticRegression(C=1.0, max_iter=2000), x / scale, y,
                                cv=StratifiedKFold(5, shuffle=True, random_state=0), method="decision_function")
-    print(f"  oracle (LR fitted on the truth, same {len(features)} features, out-of-fold) AUC {roc_auc_score(y, oracle):.3f}")
+    oracle_auc = roc_auc_score(y, oracle)
+    print(f"  oracle (LR fitted on the truth, same {len(features)} features, out-of-fold) AUC {oracle_auc:.3f}")
     print(f"  truth's own propensity AUC {roc_auc_score(y, [truth[c]['propensity'] for c in ids]):.3f}")
     sold = np.array([(contacts[c].get("lifecyclestage") or "") in SOLD for c in every], dtype=int)
     signs = [0 if not f.current else (1 if float(f.spec.get("per_unit", f.spec.get("points", 0))) > 0 else -1)
@@ -169,7 +157,7 @@ def main() -> int:
     print(f"  naive learner (today's values, label = stage today, same learner and budget) AUC "
           f"{roc_auc_score(y, x @ naive.coef):.3f}")
     gap = rows["candidate config"] - rows["default config"]
-    print(f"candidate - default = {gap:+.3f}; candidate - oracle = {rows['candidate config'] - roc_auc_score(y, oracle):+.3f}")
+    print(f"candidate - default = {gap:+.3f}; candidate - oracle = {rows['candidate config'] - oracle_auc:+.3f}")
     return 0
 
 

@@ -241,11 +241,10 @@ def _whole(x: float) -> float | int:
 
 
 def _bands(values: np.ndarray) -> list[int]:
-    """Grade bands: A/1 the top 20 % of training contacts, B/2 the next 30 %."""
-    high, mid = np.quantile(values, 0.8), np.quantile(values, 0.5)
-    high, mid = int(np.ceil(high)), int(np.ceil(mid))
-    if mid >= high:
-        mid = high - 1
+    """Grade bands: A/1 about the top 20 % of training contacts, B/2 about the next 30 %. Where
+    most contacts score 0, A and B start at 2 and 1 points, so a 0 is never an A."""
+    high = max(2, int(np.ceil(np.quantile(values, 0.8))))
+    mid = min(high - 1, max(1, int(np.ceil(np.quantile(values, 0.5)))))
     return [high, mid]
 
 

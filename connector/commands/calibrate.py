@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,7 @@ def options_from_args(args) -> Options:
     from connector.calibrate.measure import Target
     from connector.calibrate.outcomes import OutcomeRule
 
-    problems = []
+    problems: list[Problem] = []
     since = _day(args.since, "--since", problems)
     until = _day(args.until, "--until", problems)
     if since is not None and until is not None and since >= until:
@@ -150,7 +150,7 @@ def apply_candidate(candidate: str, live: str, clock: Callable[[], float]) -> st
     return backup
 
 
-def _close(name: str, names: Sequence[str]) -> str:
+def _close(name: str, names: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, list(names), n=1)

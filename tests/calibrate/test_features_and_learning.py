@@ -27,7 +27,8 @@ def _iso(at: float) -> str:
 
 def _random_contact(rng: random.Random) -> dict:
     return {
-        "jobtitle": rng.choice(["CEO", "VP of Sales", "Director of IT", "Marketing Manager", "Student", "Engineer", ""]),
+        "jobtitle": rng.choice(["CEO", "VP of Sales", "Director of IT", "Marketing Manager", "Student", "Engineer",
+                                ""]),
         "industry": rng.choice(["Computer Software", "Retail", "Internet", None]),
         "numemployees": rng.choice(["1-5", "25-50", "100-500", "1000+", None]),
         "annualrevenue": rng.choice(["500000", "2500000", "40000000", None]),
