@@ -60,10 +60,14 @@ class Timeline:
 def timeline(record: Mapping) -> Timeline:
     """A Timeline from one contact as the list or batch read returns it with history."""
     versions: dict[str, tuple[tuple[float, ...], tuple[str | None, ...]]] = {}
+    instants: dict[str, float | None] = {}  # many versions share a moment (a form sets several)
     for name, entries in (record.get("propertiesWithHistory") or {}).items():
         pairs = []
         for entry in entries or ():
-            at = parse_instant(entry.get("timestamp"))
+            stamp = entry.get("timestamp")
+            at = instants.get(stamp, 0.0)
+            if at == 0.0:
+                at = instants[stamp] = parse_instant(stamp)
             if at is not None:
                 pairs.append((at, entry.get("value")))
         if pairs:
