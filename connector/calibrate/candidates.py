@@ -30,6 +30,12 @@ EXCLUDED = frozenset({
     "hs_analytics_first_timestamp", "hs_analytics_last_timestamp",
     "hs_analytics_last_visit_timestamp", "hs_analytics_first_visit_timestamp",
 })
+# What marketing did to the contact, not what the contact did: emails sent grow with the contact's age
+# whatever it does, so at a decision moment they measure how long it has been around. Learned from,
+# they make a model that ranks by age (measured: such a rule took 52 of 100 points and the
+# candidate ranked the sandbox's future buyers no better than a coin, AUC 0.51).
+EXPOSURE = frozenset({"hs_email_delivered", "hs_email_last_send_date", "hs_email_first_send_date",
+                      "hs_email_sends_since_last_engagement", "hs_email_quarantined"})
 EXCLUDED_PREFIXES = ("hs_lifecyclestage_", "hs_v2_", "hs_date_entered_", "hs_date_exited_",
                      "hs_time_in_", "lsc_", "hs_predictivecontactscore", "hubspotscore",
                      "hs_latest_source", "hs_sequences_", "hs_calculated_")
@@ -55,6 +61,8 @@ def eligible(name: str, definition: Mapping) -> str | None:
     """Why `name` cannot be a candidate, or None when it can."""
     if name in EXCLUDED or name.startswith(EXCLUDED_PREFIXES):
         return "describes the outcome, sales' work or identity"
+    if name in EXPOSURE:
+        return "counts what marketing sent, not what the contact did"
     if definition.get("type") in ("datetime", "date"):
         return "a date (dates count only through the engagement rules' windows)"
     if definition.get("fieldType") == MULTI_SELECT:
@@ -71,9 +79,13 @@ def section_of(name: str, definition: Mapping) -> str:
 
 def propose(definitions: Mapping[str, Mapping], names: Iterable[str],
             values: Mapping[str, Sequence[str | None]], *, min_coverage: float = 0.05,
-            min_share: float = 0.01) -> tuple[list[Candidate], dict[str, str]]:
+            min_share: float = 0.01, counted: Mapping[str, str] | None = None,
+            ) -> tuple[list[Candidate], dict[str, str]]:
     """Candidate rules for `names`, given each property's values in the training snapshots.
 
+    `counted`: properties a per-unit rule of the config already counts (property -> rule). They
+    get no threshold rules: a count reached over years and one reached last week would look the
+    same, while the rule's decayed units tell them apart (its points per unit are learned).
     Returns the candidates and, per property left out, why (too few values, free text ...).
     """
     out: list[Candidate] = []
@@ -91,6 +103,9 @@ def propose(definitions: Mapping[str, Mapping], names: Iterable[str],
             continue
         section = section_of(name, definition)
         label = definition.get("label") or name
+        if definition.get("type") == "number" and counted and name in counted:
+            skipped[name] = f"counted, with decay, by rule {counted[name]!r}"
+            continue
         if definition.get("type") == "number":
             found = _thresholds(name, label, seen, section)
         else:

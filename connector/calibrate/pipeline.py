@@ -124,8 +124,9 @@ def calibrate(timelines: Sequence[Timeline], definitions: Mapping[str, Mapping],
                if (why := cands.eligible(n, definitions.get(n) or {})) is not None} \
         if options.properties else {}
     values = {n: [snapshot(e).get(n) for e in train] for n in eligible}
+    counted = {r.property: r.name for r in current_rules.counters}
     candidates, not_used = cands.propose(definitions, eligible, values,
-                                         min_coverage=options.min_coverage)
+                                         min_coverage=options.min_coverage, counted=counted)
     skipped.update(not_used if options.properties else {})
     features = features_of(current, candidates)
     x_train = matrix(current, features, train, snapshot)

@@ -273,6 +273,17 @@ class _Builder:
                    "updatedAt": p["lastmodifieddate"], "archived": False}
         return contact, truth
 
+    def _stage_entered(self, previous_ms: int, stage: str) -> int:
+        """When a contact that entered the previous stage at `previous_ms` enters `stage`: a sales
+        cycle's exponential wait, as long whether the contact is a week or three years old (the
+        time since creation says nothing about how fast a buyer moves). A wait that would end
+        after now is folded into the time left. One draw, as before, so every other value stays."""
+        u = self.rng.random()
+        wait_ms = int(-_STAGE_WAIT_DAYS[stage] * math.log(1.0 - u) * _DAY_MS)
+        if previous_ms + wait_ms <= self.now_ms:
+            return previous_ms + wait_ms
+        return previous_ms + int((self.now_ms - previous_ms) * u)
+
     def _between(self, start_ms: int, end_ms: int, late_bias: float = 1.0) -> int:
         """A time in [start, end], pulled towards the end when late_bias < 1."""
         return start_ms + int((end_ms - start_ms) * self.rng.random() ** late_bias)
@@ -386,7 +397,7 @@ class _Builder:
         t = created_ms
         for i, name in enumerate(path):
             if i:
-                t = self._between(t, now_ms, 1.5)
+                t = self._stage_entered(t, name)
             stamp = iso_ms(t)
             p[f"hs_lifecyclestage_{name}_date"] = stamp
             p[f"hs_v2_date_entered_{name}"] = stamp
@@ -518,6 +529,10 @@ def _buyer_profile(rng: random.Random, p: dict, *, student: bool, competitor: bo
     return fit * (0.1 if competitor else 1.0)
 
 
+# Mean days from entering the previous stage to entering this one (a B2B sales cycle of a few months
+# from MQL to customer; nurture before MQL takes longer). A modelling choice, not HubSpot data.
+_STAGE_WAIT_DAYS = {"lead": 20.0, "marketingqualifiedlead": 45.0, "salesqualifiedlead": 14.0,
+                    "opportunity": 21.0, "customer": 45.0, "evangelist": 120.0, "other": 60.0}
 _LEAD_OWNED_CUM = _cumulative((0.35, 0.25, 0.15, 0.1, 0.15))
 _MQL_CUM = _cumulative((0.35, 0.25, 0.2, 0.1, 0.1))
 # Properties whose value is a timestamp that can bump lastmodifieddate (not future meetings).
