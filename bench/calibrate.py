@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -92,7 +93,10 @@ def main() -> int:
                          *extra) as base:
         env = connector_env(base, os.path.join(work, "state.db"))
         before = total_requests(stats(base))
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         took, done = run_connector(env, "calibrate", "--json", "--out", out, "--max-rules", str(args.budget))
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = cpu.ru_utime - cpu_before.ru_utime + cpu.ru_stime - cpu_before.ru_stime
         report = json.loads(done.stdout)
         calls = total_requests(stats(base)) - before
         pages = math.ceil(args.contacts / 50)
@@ -101,7 +105,8 @@ def main() -> int:
         bound = f"{floor_calls / per_10s * 10:.1f} s of rate limit" if per_10s else "no rate limit"
         print(f"calibrate: {took:.1f} s wall, {calls} HubSpot calls (sandbox count; connector says "
               f"{report['calls']}); bound: {floor_calls} calls = ceil({args.contacts}/50) list pages with "
-              f"history + 3, at {per_10s or '-'} per 10 s >= {bound}")
+              f"history + 3, at {per_10s or '-'} per 10 s >= {bound}; connector CPU {cpu_s:.1f} s (the rest of "
+              "the wall time is waiting for the sandbox, which renders every version of every page)")
         again, done2 = run_connector(env, "calibrate", "--json", "--out", out + ".2")
         print(f"calibrate rerun (cached read): {again:.1f} s wall, {json.loads(done2.stdout)['calls']} calls")
         h = report["split"]

@@ -218,13 +218,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
-    extra = {"calls": run.read.calls, "cached": run.read.from_cache, "seconds": round(run.seconds, 2),
+    calls = ctx.gateway.counters.snapshot().requests  # the whole command's: token, definitions, read
+    extra = {"calls": calls, "read_calls": run.read.calls, "cached": run.read.from_cache,
+             "seconds": round(run.seconds, 2),
              "written": run.written, "applied": run.applied, "backup": run.backup}
     if args.json:
         print(json.dumps(report.as_json(run.result, extra), default=str, indent=2))
     else:
         print(report.as_text(run.result, extra), end="")
-        print(f"calibrate done: contacts={run.result.counts['contacts']} calls={run.read.calls} "
+        print(f"calibrate done: contacts={run.result.counts['contacts']} calls={calls} "
               f"took={run.seconds:.1f}s")
     return 0
 

@@ -13,13 +13,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from connector.calibrate.timeline import Timeline, compact, from_compact, timeline
 from connector.gateway import Gateway
 from connector.store import Store
 
 
 @dataclass(frozen=True)
 class ReadResult:
-    records: list[dict]
+    timelines: list[Timeline]
     calls: int
     from_cache: int  # records an earlier (or interrupted) read had saved
     resumed: bool
@@ -35,15 +36,15 @@ def read_contacts(gateway: Gateway, store: Store, *, properties: Sequence[str],
                   with_history: Sequence[str], now_ms: int, max_age_s: float = 86_400.0,
                   refresh: bool = False,
                   progress: Callable[[int, int], None] | None = None) -> ReadResult:
-    """Every contact (list order, ascending id) with `with_history` versions."""
+    """Every contact's Timeline of the `with_history` properties (list order, ascending id)."""
     key = read_key(properties, with_history)
     before = gateway.counters.snapshot()
     earlier = None if refresh else store.history_read(key)
     fresh_enough = earlier is not None and earlier.finished_at is not None and \
         now_ms - earlier.finished_at <= max_age_s * 1000
     if earlier is not None and fresh_enough:
-        records = list(store.cached_history(key))
-        return ReadResult(records, 0, len(records), False, earlier.started_at)
+        cached = [from_compact(r) for r in store.cached_history(key)]
+        return ReadResult(cached, 0, len(cached), False, earlier.started_at)
     resumed = earlier is not None and earlier.finished_at is None
     if resumed:
         assert earlier is not None
@@ -57,13 +58,13 @@ def read_contacts(gateway: Gateway, store: Store, *, properties: Sequence[str],
     while True:
         page, after = gateway.list_contacts_with_history(properties=properties,
                                                          with_history=with_history, after=after)
-        store.save_history_page(key, page, after, None if after else now_ms)
+        store.save_history_page(key, [compact(timeline(r)) for r in page], after, None if after else now_ms)
         done += len(page)
         if progress:
             progress(done, max(total, done))
         if not after:
             break
-    records = list(store.cached_history(key))
+    timelines = [from_compact(r) for r in store.cached_history(key)]
     calls = gateway.counters.since(before).requests
-    return ReadResult(records, calls, earlier.contacts if resumed and earlier else 0, resumed,
+    return ReadResult(timelines, calls, earlier.contacts if resumed and earlier else 0, resumed,
                       started_at)

@@ -78,6 +78,20 @@ def timeline(record: Mapping) -> Timeline:
     return Timeline(str(record.get("id")), created, versions)
 
 
+def compact(t: Timeline) -> dict:
+    """A Timeline as small JSON (times in ms): what the store caches, parsed once."""
+    return {"id": t.id, "c": None if t.created_at is None else round(t.created_at * 1000),
+            "v": {n: [[round(x * 1000) for x in times], list(values)]
+                  for n, (times, values) in t.versions.items()}}
+
+
+def from_compact(data: Mapping) -> Timeline:
+    created = data.get("c")
+    return Timeline(str(data["id"]), None if created is None else created / 1000.0,
+                    {n: (tuple(x / 1000.0 for x in times), tuple(values))
+                     for n, (times, values) in data["v"].items()})
+
+
 def flat_share(timelines: Iterable[Timeline]) -> tuple[int, int]:
     """(contacts whose history is flat, contacts with any history)."""
     flat = total = 0

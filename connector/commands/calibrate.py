@@ -17,7 +17,6 @@ from connector.calibrate.candidates import EXCLUDED, EXCLUDED_PREFIXES
 from connector.calibrate.outcomes import MQL_STAGE
 from connector.calibrate.pipeline import Options, Result, calibrate
 from connector.calibrate.read import ReadResult, read_contacts
-from connector.calibrate.timeline import timeline
 from connector.commands.setup import check_rules
 from connector.context import Context
 from connector.core.rules_file import load_rules
@@ -122,7 +121,7 @@ def run_calibration(ctx: Context, options: Options, *, out: str | None, apply: b
     now_ms = int(clock() * 1000)
     read = read_contacts(ctx.gateway, ctx.store, properties=plain, with_history=history,
                          now_ms=now_ms, refresh=refresh, max_age_s=max_age_s, progress=progress)
-    timelines = [timeline(r) for r in read.records]
+    timelines = read.timelines
     source = ctx.settings.scoring_config
     current = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
     result = calibrate(timelines, definitions, current, ctx.rules, options, read.read_at_ms / 1000)

@@ -39,8 +39,8 @@ class HistoryCache(Database):
 
     def save_history_page(self, read_key: str, records: Sequence[dict], after: str | None,
                           finished_at: int | None) -> None:
-        """One page of records and the cursor after it, in one transaction: a read killed
-        between pages resumes at the first page it had not saved."""
+        """One page of records (each a dict with "id") and the cursor after it, in one
+        transaction: a read killed between pages resumes at the first page it had not saved."""
         with self._begin() as conn:
             if records:
                 conn.execute(history_cache.delete().where(

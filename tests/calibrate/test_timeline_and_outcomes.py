@@ -9,7 +9,7 @@ from connector.calibrate.outcomes import (
     judge,
     judge_all,
 )
-from connector.calibrate.timeline import Timeline, flat_share, timeline
+from connector.calibrate.timeline import Timeline, compact, flat_share, from_compact, timeline
 
 DAY = 86_400.0
 
@@ -80,3 +80,13 @@ def test_given_the_calculated_stage_date_then_it_wins_over_the_lifecycle_version
                             "hs_lifecyclestage_opportunity_date": ((0.0,), ("1970-03-02T00:00:00.000Z",))})
     e = judge(t, OutcomeRule(window_days=90, decision_age_days=30), 900 * DAY)
     assert isinstance(e, Example) and e.converted and e.converted_at == 60 * DAY
+
+
+def test_given_a_timeline_when_cached_compactly_then_it_reads_back_the_same():
+    t = timeline(record({"hs_email_click": [("2025-01-05T00:00:00.123Z", "1"), ("2025-02-01T00:00:00.000Z", "2")],
+                         "jobtitle": [("2025-01-01T00:00:00.000Z", None)]}))
+    import json
+
+    back = from_compact(json.loads(json.dumps(compact(t))))
+    assert back == t and back.as_of(t.versions["hs_email_click"][0][0]) == {"hs_email_click": "1",
+                                                                           "jobtitle": None}

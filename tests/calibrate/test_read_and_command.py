@@ -1,0 +1,65 @@
+"""The calibration's read (against the sandbox: HubSpot's paging and history limits) and the command's
+refusals, as a user meets them."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.calibrate.read import read_contacts
+from connector.cli import main
+from connector.errors import UnreachableError
+from tests.support.sandbox import sandbox_stats
+
+PROPS = ["createdate"]
+HISTORY = ["hs_analytics_num_visits", "lifecyclestage", "jobtitle"]
+
+
+def test_given_a_read_killed_after_two_pages_when_rerun_then_it_resumes_there_and_then_reuses_the_cache(ctx):
+    gateway = ctx.gateway
+    real = gateway.list_contacts_with_history
+    pages = []
+
+    def dies_on_the_third(**kw):
+        if len(pages) == 2:
+            raise UnreachableError("connection reset (simulated)")
+        pages.append(kw.get("after"))
+        return real(**kw)
+
+    gateway.list_contacts_with_history = dies_on_the_third
+    with pytest.raises(UnreachableError):
+        read_contacts(gateway, ctx.store, properties=PROPS, with_history=HISTORY, now_ms=1_000_000)
+    gateway.list_contacts_with_history = real
+    second = read_contacts(gateway, ctx.store, properties=PROPS, with_history=HISTORY, now_ms=2_000_000)
+    assert second.resumed and second.from_cache == 100  # two pages of 50 kept from the first try
+    assert second.calls == 1 + (400 - 100) // 50  # the total, then the six pages not read yet
+    assert len(second.timelines) == 400 and len({t.id for t in second.timelines}) == 400
+    assert all(t.versions.get("lifecyclestage") for t in second.timelines)
+    third = read_contacts(gateway, ctx.store, properties=PROPS, with_history=HISTORY, now_ms=3_000_000)
+    assert third.calls == 0 and third.from_cache == 400
+    fresh = read_contacts(gateway, ctx.store, properties=PROPS, with_history=HISTORY, now_ms=4_000_000,
+                          refresh=True)
+    assert fresh.calls == 1 + 400 // 50 and not fresh.resumed
+
+
+def test_given_an_unknown_property_or_stage_or_an_empty_range_then_one_line_names_it_and_exit_2(env, sandbox, capsys):
+    before = sandbox_stats(sandbox)["requests"]
+    assert main(["--env-file", "/dev/null", "calibrate", "--since", "2026-05-01", "--until", "2026-04-01"]) == 2
+    assert "--since/--until: 2026-05-01..2026-04-01 is an empty time range" in capsys.readouterr().err
+    assert sandbox_stats(sandbox)["requests"] == before  # refused before any call
+    assert main(["--env-file", "/dev/null", "calibrate", "--properties", "jobtitel"]) == 2
+    assert "--properties jobtitel: no such contact property in this portal (did you mean jobtitle?)" in \
+        capsys.readouterr().err
+    assert main(["--env-file", "/dev/null", "calibrate", "--outcome-stages", "closedwon"]) == 2
+    assert "--outcome-stages closedwon: no such lifecycle stage" in capsys.readouterr().err
+
+
+def test_given_a_small_portal_then_calibrate_refuses_with_the_counts_and_writes_nothing_anywhere(env, sandbox, capsys,
+                                                                                               tmp_path):
+    out = tmp_path / "candidate.yaml"
+    assert main(["--env-file", "/dev/null", "calibrate", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "judged contacts reached opportunity or customer within 180 days" in err and "too young" in err
+    assert not out.exists()
+    writes = {k: v for k, v in sandbox_stats(sandbox)["requests"].items()
+              if not k.startswith(("GET ", "POST /crm/v3/objects/contacts/search"))}
+    assert writes == {"POST /oauth/v2/private-apps/get/access-token-info": 1}  # the token check reads too
