@@ -27,8 +27,12 @@ class ReadResult:
     read_at_ms: int  # when the read these records belong to started
 
 
+CACHE_FORMAT = 2  # bump when what the cache holds changes: an older cache is then not reused
+
+
 def read_key(properties: Sequence[str], with_history: Sequence[str]) -> str:
-    asked = {"properties": sorted(set(properties)), "history": sorted(set(with_history))}
+    asked = {"properties": sorted(set(properties)), "history": sorted(set(with_history)),
+             "format": CACHE_FORMAT}
     return hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:32]
 
 
