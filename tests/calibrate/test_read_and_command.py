@@ -63,3 +63,46 @@ def test_given_a_small_portal_then_calibrate_refuses_with_the_counts_and_writes_
     writes = {k: v for k, v in sandbox_stats(sandbox)["requests"].items()
               if not k.startswith(("GET ", "POST /crm/v3/objects/contacts/search"))}
     assert writes == {"POST /oauth/v2/private-apps/get/access-token-info": 1}  # the token check reads too
+
+
+def test_given_apply_then_the_live_file_is_replaced_and_kept_beside_and_the_packaged_default_is_refused(tmp_path):
+    from connector.commands.calibrate import apply_candidate
+    from connector.errors import ConfigError
+    from connector.settings import DEFAULT_SCORING_CONFIG
+
+    live, candidate = tmp_path / "scoring.yaml", tmp_path / "candidate.yaml"
+    live.write_text("old: 1\n")
+    candidate.write_text("new: 2\n")
+    backup = apply_candidate(str(candidate), str(live), clock=lambda: 1_790_000_000.0)
+    from pathlib import Path
+
+    assert live.read_text() == "new: 2\n" and Path(backup).read_text() == "old: 1\n"
+    assert backup.endswith(".20260921T141320Z.bak")
+    with pytest.raises(ConfigError, match="built-in default config"):
+        apply_candidate(str(candidate), DEFAULT_SCORING_CONFIG, clock=lambda: 0.0)
+
+
+def test_given_a_portal_with_history_when_calibrated_from_the_cli_then_a_loadable_candidate_and_a_json_report(
+        monkeypatch, tmp_path, capsys):
+    import json
+
+    from connector.core.rules_file import load_rules
+    from connector.sandbox.server import Sandbox, SandboxConfig
+    from tests.support.paths import DEFAULT_CONFIG
+
+    with Sandbox(SandboxConfig(contacts=3000, seed=5, tier="unlimited")) as sb:
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-sandbox")
+        monkeypatch.setenv("HUBSPOT_API_BASE", sb.base_url)
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+        monkeypatch.setenv("SCORING_CONFIG", str(DEFAULT_CONFIG))
+        out = tmp_path / "candidate.yaml"
+        args = ["--env-file", "/dev/null", "calibrate", "--out", str(out), "--json", "--min-outcomes", "20"]
+        assert main(args) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["calls"] == 3 + 3000 // 50 and report["counts"]["contacts"] == 3000
+        assert report["split"]["kind"] == "time" and report["split"]["train_to"] <= report["split"]["holdout_from"]
+        assert {"auc", "auc_low", "lift", "grades", "paths", "at_threshold"} <= set(report["compare"]["candidate"])
+        assert load_rules(out).policy.mql_threshold == report["threshold"]["holdout"]["threshold"]
+        assert main(args) == 0  # a rerun reuses the read
+        again = json.loads(capsys.readouterr().out)
+        assert again["read_calls"] == 0 and again["cached"] == 3000
