@@ -13,6 +13,12 @@ rate limited), plus the wiring of the webhook sender and the activity clock.
                                                   idempotent
     POST /_sandbox/contacts/{id}/sales-update     {"properties": {...}} as a salesperson in the UI
     POST /_sandbox/contacts/{id}/privacy-delete   GDPR delete (privacyDeletion + deletion events)
+    POST /_sandbox/contacts/{id}/log-activity     {"type": "call"|"email"|"meeting"|"note",
+                                                  "ownerId", "at"?}: a logged sales touch (the
+                                                  engagement, its association, the rollups)
+    POST /_sandbox/owners/{ownerId}/deactivate    the owner's user is deactivated: archived owner
+    GET  /_sandbox/tasks                          tasks created through the API, with contact ids
+                                                  and creation time in ms
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from connector.sandbox import errors
 from connector.sandbox.portal import CONTACTS
+
+# The contact properties a logged sales touch moves (Portal.log_activity), answered back.
+ROLLUPS = ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp",
+           "num_contacted_notes")
 from connector.sandbox.values import parse_json, to_ms
 
 if TYPE_CHECKING:
@@ -31,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _CONTACT_ACTION = re.compile(
-    r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete)\Z")
+    r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete|log-activity)\Z")
+_DEACTIVATE_OWNER = re.compile(r"/_sandbox/owners/(?P<id>[^/]+)/deactivate\Z")
 
 
 def handle(sb: Sandbox, method: str, path: str, query: dict, raw: bytes) -> tuple[int, Any]:
@@ -50,9 +61,26 @@ def handle(sb: Sandbox, method: str, path: str, query: dict, raw: bytes) -> tupl
         if until is None:
             raise errors.bad_request('Expected {"until": "<ISO 8601 time or epoch ms>"}.')
         return 200, sb.portal.advance(until)
+    if path == "/_sandbox/tasks" and method == "GET":
+        return 200, {"results": sb.portal.created_tasks()}
+    m = _DEACTIVATE_OWNER.match(path)
+    if m and method == "POST":
+        owner = sb.portal.deactivate_owner(m["id"])
+        if owner is None:
+            raise errors.not_found(f"Owner {m['id']} does not exist.")
+        return 200, {"type": "PERSON", **owner}
     m = _CONTACT_ACTION.match(path)
     if m and method == "POST":
         cid = m["id"]
+        if m["action"] == "log-activity":
+            logged = sb.portal.log_activity(cid, body)
+            engagement, contact = logged["engagement"], logged["contact"]
+            return 201, {
+                "objectType": logged["objectType"],
+                "engagement": sb.portal.render(engagement, [
+                    k for k, v in engagement.properties.items() if v is not None]),
+                "contact": None if contact is None else sb.portal.render(contact, [
+                    *ROLLUPS, "lastmodifieddate"])}
         if m["action"] == "privacy-delete":
             if not sb.portal.archive(CONTACTS, cid, source="CRM_UI", source_id=_user(sb),
                                      privacy=True):

@@ -150,7 +150,9 @@ def list_objects(ctx: Ctx) -> tuple[int, dict]:
         limit = min(limit, MAX_HISTORY_LIMIT)
     records, after = ctx.portal.page(kind, ctx.arg("after"), limit, ctx.flag("archived"))
     names = ctx.portal.read_names(kind, ctx.names("properties"))
-    body: dict[str, Any] = {"results": [ctx.portal.render(r, names, history) for r in records]}
+    linked = _association_types(ctx, kind)
+    body: dict[str, Any] = {"results": [_with_associations(
+        ctx.portal, kind, r, ctx.portal.render(r, names, history), linked) for r in records]}
     if after:
         body["paging"] = {"next": {"after": after,
                                    "link": f"{ctx.base_url}/crm/v3/objects/{kind}?after={after}"}}
@@ -163,7 +165,37 @@ def get_object(ctx: Ctx) -> tuple[int, dict]:
     if record is None:
         raise errors.object_not_found(_object_id(ctx))
     names = ctx.portal.read_names(kind, ctx.names("properties"))
-    return 200, ctx.portal.render(record, names, ctx.names("propertiesWithHistory"))
+    return 200, _with_associations(
+        ctx.portal, kind, record, ctx.portal.render(record, names, ctx.names("propertiesWithHistory")),
+        _association_types(ctx, kind))
+
+
+def _association_types(ctx: Ctx, kind: str) -> list[str]:
+    """The object types of the `associations` query parameter (`contacts`, `contact`, `tasks`),
+    as plural names; types the sandbox does not model are kept and answer nothing."""
+    out = []
+    for name in ctx.names("associations") or ():
+        name = name.lower()
+        plural = name if name.endswith("s") else name + "s"
+        out.append(plural)
+    return list(dict.fromkeys(out))
+
+
+def _with_associations(portal: Portal, kind: str, record: Record, body: dict,
+                       to_types: list[str]) -> dict:
+    """Add `associations: {type: {"results": [{"id", "type"}]}}` for the asked-for types.
+
+    The v3 read with `associations=contacts` (https://developers.hubspot.com/docs/api/crm/tasks,
+    "Retrieve tasks"; the SDK's SimplePublicObjectWithAssociations). A type with no associated
+    record is left out, as HubSpot omits it (*unverified*)."""
+    found = {}
+    for to_type in to_types:
+        linked = portal.associated(kind, record.id, to_type)
+        if linked:
+            found[to_type] = {"results": [{"id": rid, "type": name} for rid, name in linked]}
+    if found:
+        body["associations"] = found
+    return body
 
 
 def create_object(ctx: Ctx) -> tuple[int, dict]:
@@ -368,6 +400,8 @@ def read_associations(ctx: Ctx) -> tuple[int, dict]:
 
 
 def list_owners(ctx: Ctx) -> tuple[int, dict]:
+    """GET /crm/v3/owners: active owners; with `archived=true` the archived ones, which are the
+    deactivated users' (Portal.deactivate_owner). Each carries `teams`."""
     owners = [o for o in ctx.portal.owners if bool(o.get("archived")) == ctx.flag("archived")]
     email = ctx.arg("email")
     if email:
@@ -376,8 +410,13 @@ def list_owners(ctx: Ctx) -> tuple[int, dict]:
 
 
 def get_owner(ctx: Ctx) -> tuple[int, dict]:
+    """GET /crm/v3/owners/{ownerId}: like the list, `archived` (default false) picks active or
+    archived (deactivated) owners, so a deactivated owner is a 404 without `archived=true`
+    (the parameter is in https://developers.hubspot.com/docs/api/crm/owners ; the 404 for a
+    deactivated owner read without it is *unverified*)."""
+    archived = ctx.flag("archived")
     for owner in ctx.portal.owners:
-        if str(owner["id"]) == ctx.params["ownerId"]:
+        if str(owner["id"]) == ctx.params["ownerId"] and bool(owner.get("archived")) == archived:
             return 200, {"type": "PERSON", **owner}
     raise errors.not_found(f"Owner {ctx.params['ownerId']} does not exist.")
 

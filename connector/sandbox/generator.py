@@ -155,21 +155,33 @@ _COUNTRY_CUM = _cumulative([c[1] for c in _COUNTRIES])
 _SOURCE_CUM = _cumulative([w for _, w in _SOURCES])
 
 
+# The seeded sales teams: the first three owners work inbound leads, the rest enterprise deals.
+INBOUND_TEAM = {"id": "6500101", "name": "Inbound SDRs"}
+ENTERPRISE_TEAM = {"id": "6500102", "name": "Enterprise AEs"}
+INBOUND_SDRS = 3
+
+
 def _owners(rng: random.Random, now_ms: int) -> list[dict]:
     # Owner JSON as GET /crm/v3/owners returns it: https://developers.hubspot.com/docs/api/crm/owners
+    # (the guide's example: id, email, type, firstName, lastName, userId, userIdIncludingInactive,
+    # createdAt, updatedAt, archived, and "if applicable, team information": teams[] of
+    # {"id", "name", "primary"}, the PublicTeam model of HubSpot's generated clients). Teams take
+    # no random draws, so every other seeded value is as before.
     owners = []
     for i, (first, last) in enumerate(_OWNER_NAMES):
         created = now_ms - rng.randint(400, 1500) * _DAY_MS
+        team = INBOUND_TEAM if i < INBOUND_SDRS else ENTERPRISE_TEAM
         owners.append({
             "id": str(52_550_100 + i * 17),
             "email": f"{first.lower()}.{last.lower()}@example-saas.com",
             "firstName": first,
             "lastName": last,
             "userId": 9_100_000 + i * 13,
+            "userIdIncludingInactive": 9_100_000 + i * 13,
             "createdAt": iso_ms(created),
             "updatedAt": iso_ms(created + rng.randint(1, 300) * _DAY_MS),
             "archived": False,
-            "teams": [],
+            "teams": [{**team, "primary": True}],
         })
     return owners
 

@@ -39,6 +39,15 @@ MAX_ASSOCIATION_IDS = 1000  # associations v4 batch read (docs/hubspot-facts.md,
 # https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide ("Association type
 # id values"): contact to call 193, email 197, meeting 199, note 201, task 203.
 CONTACT_TO = {"calls": 193, "emails": 197, "meetings": 199, "notes": 201, "tasks": 203}
+# The other direction, engagement -> contact, from the same table: call to contact 194, email 198,
+# meeting 200, note 202, task 204. A create's `associations[].types[]` names this one (the
+# association goes from the record being created); docs/hubspot-facts.md, "History, outcomes and
+# handoff" ("association type 204 = task -> contact").
+TO_CONTACT = {"calls": 194, "emails": 198, "meetings": 200, "notes": 202, "tasks": 204}
+HUBSPOT_DEFINED = "HUBSPOT_DEFINED"
+# Where calculated rollups come from in property history and webhooks (changeSource CALCULATED is
+# one of the values listed on https://developers.hubspot.com/docs/api/webhooks "changeSource").
+CALCULATED = "CALCULATED"
 # Changes made by a private app's API calls arrive as changeSource INTEGRATION with the app id as
 # sourceId (payloads captured from live portals in public code, e.g. contact.propertyChange
 # {"changeSource": "INTEGRATION", "sourceId": "<appId>"}; the values are listed on
@@ -50,6 +59,18 @@ _BEFORE_OPPORTUNITY = ("", "subscriber", "lead", "marketingqualifiedlead", "sale
 # Where activity-driven rollup changes come from, as HubSpot's property history names them.
 ACTIVITY_SOURCE = {"page_view": "ANALYTICS", "form_submission": "FORM",
                    "meeting_booked": "MEETINGS"}
+# POST /_sandbox/contacts/{id}/log-activity: type -> engagement object, and what each one logs.
+LOG_ACTIVITY_TYPES = {"call": "calls", "email": "emails", "meeting": "meetings", "note": "notes"}
+_LOGGED: dict[str, dict[str, str]] = {
+    "calls": {"hs_call_title": "Call", "hs_call_direction": "OUTBOUND",
+              "hs_call_status": "COMPLETED", "hs_call_duration": "300000",
+              "hs_call_body": "Logged call."},
+    "emails": {"hs_email_subject": "Following up", "hs_email_direction": "EMAIL",
+               "hs_email_status": "SENT", "hs_email_text": "Logged email."},
+    "meetings": {"hs_meeting_title": "Meeting", "hs_meeting_outcome": "COMPLETED"},
+    "notes": {"hs_note_body": "Logged note."},
+}
+_MEETING_MS = 30 * 60_000
 
 
 @dataclass
@@ -131,6 +152,12 @@ class Portal:
         self.associations: dict[str, dict[str, list[str]]] = {k: {} for k in ENGAGEMENT_TYPES}
         for kind, links in (getattr(seeded, "associations", None) or {}).items():
             self.associations[kind] = {cid: list(ids) for cid, ids in links.items()}
+        # The same links the other way: linked[kind][engagement id] -> contact ids.
+        self.linked: dict[str, dict[str, list[str]]] = {k: {} for k in ENGAGEMENT_TYPES}
+        for kind, links in self.associations.items():
+            for cid, ids in links.items():
+                for eid in ids:
+                    self.linked[kind].setdefault(eid, []).append(cid)
 
     # ---- time ---------------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -260,11 +287,71 @@ class Portal:
             seen += 1  # a cycle cannot happen (merge refuses archived ids); guard anyway
         return rid
 
+    # ---- owners and associations ----------------------------------------------------------------
+    def active_owner_ids(self) -> set[str]:
+        return {str(o["id"]) for o in self.owners if not o.get("archived")}
+
+    def deactivate_owner(self, owner_id: str) -> dict | None:
+        """Deactivate an owner's user: the owner becomes archived (POST
+        /_sandbox/owners/{ownerId}/deactivate). None when there is no such owner.
+
+        HubSpot lists deactivated users' owners only with `archived=true` on GET /crm/v3/owners
+        (the `archived` query parameter of https://developers.hubspot.com/docs/api/crm/owners ;
+        practitioners' guides to reassigning deactivated owners, e.g.
+        https://www.skills.sh/tomgranot/hubspot-admin-skills/reassign-deactivated-owners : "The
+        Owners API requires the archived=true parameter to retrieve deactivated users"). Records
+        keep their hubspot_owner_id: HubSpot does not reassign them. Copy on write: the list
+        holds a new dict for the owner. *unverified*: whether HubSpot also blanks `userId` of a
+        deactivated owner (`userIdIncludingInactive` suggests it may); the sandbox keeps both.
+        """
+        with self.lock:
+            for i, owner in enumerate(self.owners):
+                if str(owner["id"]) == owner_id:
+                    if not owner.get("archived"):
+                        self.owners[i] = {**owner, "archived": True,
+                                          "updatedAt": iso_ms(self.now_ms())}
+                    return self.owners[i]
+        return None
+
+    def associated(self, object_type: str, rid: str, to_type: str) -> list[tuple[str, str]]:
+        """(id, v3 association type name) of the records of `to_type` a record is linked to.
+
+        Contacts link to engagements and engagements to contacts; nothing else is modelled. The
+        names (`task_to_contact`, `contact_to_task`) follow the v3 `associations` read shape,
+        {"results": [{"id", "type"}]} (https://developers.hubspot.com/docs/api/crm/tasks
+        "Retrieve tasks", `associations` parameter); the exact `type` strings are *unverified*.
+        """
+        if object_type == CONTACTS and to_type in ENGAGEMENT_TYPES:
+            return [(eid, f"contact_to_{to_type[:-1]}")
+                    for eid in self.associations[to_type].get(rid, ())]
+        if object_type in ENGAGEMENT_TYPES and to_type == CONTACTS:
+            return [(cid, f"{object_type[:-1]}_to_contact")
+                    for cid in self.linked[object_type].get(rid, ())]
+        return []
+
+    def created_tasks(self) -> list[dict]:
+        """Tasks created through the API (not the seeded ones), oldest first, for
+        GET /_sandbox/tasks: id, contact ids, creation time in ms and the task's properties."""
+        store = self.stores["tasks"]
+        with self.lock:
+            records = [r for r in store.records.values() if r.seeded is None]
+            links = {r.id: list(self.linked["tasks"].get(r.id, ())) for r in records}
+        out = []
+        for r in sorted(records, key=lambda r: int(r.id)):
+            out.append({"id": r.id, "contactIds": links[r.id],
+                        "createdAtMs": to_ms(r.created_at), "archived": r.archived,
+                        "properties": {k: v for k, v in r.properties.items()
+                                       if v not in (None, "") and not k.startswith("_")}})
+        return out
+
     def search(self, object_type: str, body: Any, raw_length: int) -> tuple[int, list[Record],
                                                                              int | None, Any]:
         store = self.store(object_type)
         type_of = lambda name: (store.definitions.get(name) or {}).get("type")  # noqa: E731
         request = search.parse(body, raw_length, type_of)
+        # Filters on the pseudo-property `associations.contact` see each engagement's contact ids.
+        by_contact = "associations.contact" in request.associations \
+            and object_type in ENGAGEMENT_TYPES
         with self.lock:
             ids_in_order = store.order
             if request.id_floor is not None:
@@ -276,12 +363,16 @@ class Portal:
                 total, next_after = len(ids_in_order), (end if end < len(ids_in_order) else None)
                 return total, [store.records[i] for i in ids], next_after, request
             snapshot = [(str(i), store.records[str(i)].properties) for i in ids_in_order]
+            if by_contact:
+                linked = self.linked[object_type]
+                snapshot = [(rid, {**props, "associations.contact": ";".join(linked.get(rid, ()))})
+                            for rid, props in snapshot]
         total, ids, next_after = search.run(request, snapshot, type_of)
         return total, [store.records[i] for i in ids], next_after, request
 
     # ---- validation ---------------------------------------------------------------------------
-    def _validate(self, store: ObjectTable, values: Any, *, allow_read_only: bool = False
-                  ) -> dict[str, str | None]:
+    def _validate(self, store: ObjectTable, values: Any, *, allow_read_only: bool = False,
+                  check_owner: bool = True) -> dict[str, str | None]:
         """Normalized values, or ApiError 400 naming every bad property (HubSpot lists them all)."""
         if not isinstance(values, dict):
             raise errors.bad_request("Invalid input JSON: `properties` must be an object.")
@@ -290,6 +381,7 @@ class Portal:
         read_only = (READ_ONLY_CONTACT_PROPERTIES if store.object_type == CONTACTS else
                      {n for n, d in store.definitions.items()
                       if d.get("modificationMetadata", {}).get("readOnlyValue")})
+        active_owners = self.active_owner_ids() if check_owner else None
         for name, value in values.items():
             definition = store.definitions.get(name)
             if definition is None:
@@ -305,6 +397,17 @@ class Portal:
                             "message": f"{name} is a read only property; its value cannot be set.",
                             "error": "READ_ONLY_VALUE", "name": name})
                 continue
+            if name == "hubspot_owner_id" and active_owners is not None \
+                    and value not in (None, "") and str(value) not in active_owners:
+                # An owner must be one of the portal's active owners (a deactivated user cannot
+                # be assigned records: https://developers.hubspot.com/docs/api/crm/owners , id
+                # "should be used ... when assigning an owner to a record or activity"). The
+                # code INVALID_OWNER_ID and the message are *unverified*; the property is named.
+                bad.append({"isValid": False,
+                            "message": f"{value} is not a valid owner id: no active owner has "
+                                       "that id.",
+                            "error": "INVALID_OWNER_ID", "name": name})
+                continue
             stored, problem = normalize(definition, value)
             if problem:
                 bad.append(problem)
@@ -316,28 +419,56 @@ class Portal:
 
     # ---- writes -------------------------------------------------------------------------------
     def create(self, object_type: str, values: Any, associations: Any = None, *,
-               source: str = INTEGRATION, source_id: str | None = None) -> Record:
+               source: str = INTEGRATION, source_id: str | None = None,
+               check_owner: bool = True) -> Record:
         return self.create_many(object_type, [(values, associations)], source=source,
-                                source_id=source_id)[0]
+                                source_id=source_id, check_owner=check_owner)[0]
 
     def create_many(self, object_type: str, inputs: list[tuple[Any, Any]], *,
-                    source: str = INTEGRATION, source_id: str | None = None) -> list[Record]:
-        """Create records all or nothing: any invalid input fails the whole request."""
+                    source: str = INTEGRATION, source_id: str | None = None,
+                    check_owner: bool = True) -> list[Record]:
+        """Create records all or nothing: any invalid input fails the whole request.
+
+        `check_owner=False`: an owner that is no longer active is kept (the sandbox's own
+        activity copies a contact's owner onto the meeting it books)."""
         store = self.store(object_type)
         source_id = source_id if source_id is not None else str(self.app_id)
-        prepared = [(self._validate(store, values), self._parse_associations(assoc))
-                    for values, assoc in inputs]
+        prepared = [(self._validate(store, values, check_owner=check_owner),
+                     self._parse_associations(object_type, assoc)) for values, assoc in inputs]
         if object_type != CONTACTS:
             for props, _ in prepared:
+                # hs_timestamp is required on every engagement create ("Required": the task's
+                # due date, a call's or note's time): https://developers.hubspot.com/docs/api/crm/tasks
+                # and the calls, emails, meetings and notes guides beside it.
                 if not props.get("hs_timestamp"):
                     raise errors.invalid_properties([{
                         "isValid": False, "message": "hs_timestamp is required",
                         "error": "REQUIRED_PROPERTY", "name": "hs_timestamp"}])
         events: list[dict] = []
         with self.lock:
+            if object_type != CONTACTS:
+                self._check_contacts([cid for _, links in prepared for cid in links])
+                prepared = [(props, [self.resolve_merged(c) for c in links])
+                            for props, links in prepared]
             created = self._create_locked(store, prepared, source, source_id, events)
         self._publish(events)
         return created
+
+    def _check_contacts(self, contact_ids: list[str]) -> None:
+        """400 unless every contact an association names exists (lock held).
+
+        HubSpot's answer for an association to a record that does not exist, as quoted from a live
+        portal in https://github.com/HubSpot/hubspot-api-nodejs/issues/646 (a v4 association PUT):
+        {"status":"error","message":"One or more associations are invalid","context":
+        {"INVALID_OBJECT_IDS":["CONTACT=38374264688 is not valid"],"objectId":["38374264688"],
+        "objectType":["CONTACT"]},"category":"VALIDATION_ERROR"}. *unverified*: that a create
+        with `associations` answers the same body (it is refused as a whole: nothing is created).
+        """
+        missing = list(dict.fromkeys(c for c in contact_ids if self.get(CONTACTS, c) is None))
+        if missing:
+            raise errors.bad_request("One or more associations are invalid", context={
+                "INVALID_OBJECT_IDS": [f"CONTACT={c} is not valid" for c in missing],
+                "objectId": missing, "objectType": ["CONTACT"]})
 
     def _create_locked(self, store: ObjectTable, prepared: list[tuple[dict, list[str]]], source: str,
                        source_id: str | None, events: list[dict]) -> list[Record]:
@@ -375,8 +506,9 @@ class Portal:
                 events += [_event("propertyChange", rid, now_ms, source, source_id,
                                   propertyName=k, propertyValue=v) for k, v in props.items()]
             else:
-                for contact_id in links:
+                for contact_id in dict.fromkeys(links):
                     self.associations[object_type].setdefault(contact_id, []).append(rid)
+                    self.linked[object_type].setdefault(rid, []).append(contact_id)
         return created
 
     def _next_id(self, store: ObjectTable) -> int:
@@ -385,14 +517,37 @@ class Portal:
         # Engagement ids share one id space across types, as the generator's do.
         return max(self.stores[k].next_id for k in ENGAGEMENT_TYPES)
 
-    def _parse_associations(self, associations: Any) -> list[str]:
-        """Contact ids an engagement create links to (`associations[].to.id`)."""
+    def _parse_associations(self, object_type: str, associations: Any) -> list[str]:
+        """Contact ids an engagement create links to (`associations[].to.id`).
+
+        Each association needs `to.id` and `types`, each type HUBSPOT_DEFINED with the
+        engagement -> contact type id (TO_CONTACT: 204 for a task), as in the create body of
+        https://developers.hubspot.com/docs/api/crm/tasks ("Associations"). Anything else is a
+        400 naming the type id; the message is the sandbox's own (*unverified*). Contacts'
+        own associations (to companies, deals) are not modelled: accepted and ignored.
+        """
+        if associations is not None and not isinstance(associations, list):
+            raise errors.bad_request("Invalid input JSON: `associations` must be a list.")
         out = []
         for a in associations or ():
             try:
-                out.append(str(a["to"]["id"]))
+                to_id, types = str(a["to"]["id"]), a["types"]
             except (KeyError, TypeError):
                 raise errors.bad_request("Each association needs to.id and types.") from None
+            if object_type == CONTACTS:
+                continue
+            if not isinstance(types, list) or not types:
+                raise errors.bad_request("Each association needs to.id and types.")
+            expected = TO_CONTACT[object_type]
+            for t in types:
+                category = t.get("associationCategory") if isinstance(t, dict) else None
+                type_id = t.get("associationTypeId") if isinstance(t, dict) else None
+                if category != HUBSPOT_DEFINED or str(type_id) != str(expected):
+                    raise errors.bad_request(
+                        f"Invalid association type {category} {type_id} from "
+                        f"{object_type[:-1].upper()} to CONTACT: use {HUBSPOT_DEFINED} "
+                        f"{expected}.", context={"associationTypeId": [str(type_id)]})
+            out.append(to_id)
         return out
 
     def update_many(self, object_type: str, inputs: list[tuple[str, Any]], *,
@@ -555,10 +710,14 @@ class Portal:
             if other.properties.get("email"):
                 self.email_index[other.properties["email"].lower()] = primary_id
             self.merged_into[other_id] = primary_id
-            for links in self.associations.values():
+            for kind, links in self.associations.items():
                 moved = links.pop(other_id, [])
                 if moved:
                     links.setdefault(primary_id, []).extend(moved)
+                for eid in moved:
+                    cids = self.linked[kind].get(eid, [])
+                    self.linked[kind][eid] = list(dict.fromkeys(
+                        primary_id if c == other_id else c for c in cids))
         self._publish([_event("merge", primary_id, now_ms, INTEGRATION, source_id,
                               primaryObjectId=int(primary_id), mergedObjectIds=[int(other_id)],
                               newObjectId=int(primary_id))])
@@ -592,11 +751,77 @@ class Portal:
                     events = self._apply(store, record, dict(effect.changes), now_ms, source,
                                          None, enforce_lifecycle=False)
             for kind, props in effect.new_engagements:
-                self.create(kind, props, [{"to": {"id": record.id}}], source=source)
+                self.create(kind, props, [contact_link(kind, record.id)], source=source,
+                            check_owner=False)
                 engagements += 1
             self._publish(events)
             applied += 1
         return {"applied": applied, "engagements": engagements, "unknownContacts": len(unknown)}
+
+    def log_activity(self, contact_id: str, body: Any) -> dict:
+        """A salesperson logs a call, email, meeting or note on a contact
+        (POST /_sandbox/contacts/{id}/log-activity): the engagement, its association, and the
+        contact's sales-activity rollups, with history versions and propertyChange events.
+
+        The engagement is made as in the UI (CRM_UI, `userId:<the owner's user>`), with the
+        properties of its HubSpot object (https://developers.hubspot.com/docs/api/crm/calls ,
+        .../email , .../meetings , .../notes) and `hs_timestamp` = `at`. The rollups are
+        HubSpot's to calculate (CALCULATED, no sourceId). The sandbox's reading of them, from
+        their descriptions on https://knowledge.hubspot.com/properties/hubspots-default-contact-properties
+        ("Last Contacted": the last call, sales email or meeting logged; "Last Activity Date":
+        the last note, call, email, meeting or task logged; "Number of Sales Activities";
+        "Last Engagement Date"), *unverified* against a live portal:
+        - notes_last_updated: every type, the later of its value and `at`;
+        - notes_last_contacted and hs_last_sales_activity_timestamp: calls, emails and meetings
+          (a note touches nobody), the later of their value and `at`;
+        - num_contacted_notes: +1 for a call, email or meeting, whatever `at` is.
+        """
+        if not isinstance(body, dict):
+            raise errors.bad_request('Expected {"type": "call"|"email"|"meeting"|"note", '
+                                     '"ownerId": "...", "at": "<ISO>"?}.')
+        kind = LOG_ACTIVITY_TYPES.get(str(body.get("type")))
+        if kind is None:
+            raise errors.bad_request(f"Unknown activity type {body.get('type')!r}: expected one "
+                                     f"of {', '.join(LOG_ACTIVITY_TYPES)}.")
+        owner_id = str(body.get("ownerId") or "")
+        if owner_id not in self.active_owner_ids():
+            raise errors.bad_request(f"Owner {owner_id or '(none)'} is not an active owner.",
+                                     context={"ownerId": [owner_id]})
+        at = to_ms(body["at"]) if body.get("at") not in (None, "") else self.now_ms()
+        if at is None:
+            raise errors.bad_request(f"Invalid at {body.get('at')!r}: expected ISO 8601 or ms.")
+        contact = self.get(CONTACTS, contact_id)
+        if contact is None:
+            raise errors.not_found(f"Contact {contact_id} does not exist.")
+        stamp = iso_ms(at)
+        props: dict[str, str] = {"hs_timestamp": stamp, "hubspot_owner_id": owner_id,
+                                 **_LOGGED[kind]}
+        if kind == "meetings":
+            props.update(hs_meeting_start_time=stamp,
+                         hs_meeting_end_time=iso_ms(at + _MEETING_MS))
+        user = f"userId:{self.owner_users.get(owner_id, 1)}"
+        engagement = self.create(kind, props, [contact_link(kind, contact.id)], source="CRM_UI",
+                                 source_id=user)
+        store = self.stores[CONTACTS]
+        with self.lock:
+            record = self.get(CONTACTS, contact.id)
+            if record is None:  # archived meanwhile: the engagement stays, nothing to roll up
+                return {"objectType": kind, "engagement": engagement, "contact": None}
+            current = record.properties
+            changes: dict[str, str | None] = {}
+            touched = ["notes_last_updated"]
+            if kind != "notes":
+                touched += ["notes_last_contacted", "hs_last_sales_activity_timestamp"]
+                count = current.get("num_contacted_notes") or "0"
+                changes["num_contacted_notes"] = str(int(float(count)) + 1)
+            for name in touched:
+                before = to_ms(current.get(name))
+                if before is None or at > before:
+                    changes[name] = stamp
+            events = self._apply(store, record, changes, self.now_ms(), CALCULATED, None,
+                                 enforce_lifecycle=False)
+        self._publish(events)
+        return {"objectType": kind, "engagement": engagement, "contact": record}
 
     # ---- simulated time -----------------------------------------------------------------------
     def advance(self, until_ms: int) -> dict[str, int]:
@@ -720,6 +945,12 @@ class Portal:
     def _publish(self, events: list[dict]) -> None:
         if events and self.publish is not None:
             self.publish(events)
+
+
+def contact_link(kind: str, contact_id: str) -> dict:
+    """One `associations[]` entry of an engagement create: to the contact, HubSpot's type."""
+    return {"to": {"id": contact_id}, "types": [{"associationCategory": HUBSPOT_DEFINED,
+                                                "associationTypeId": TO_CONTACT[kind]}]}
 
 
 def _refuse_duplicate_ids(ids: list[str], key: Callable[[str], str] = str) -> None:

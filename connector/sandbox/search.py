@@ -4,6 +4,13 @@ Limits from https://developers.hubspot.com/docs/api/crm/search ("Limitations"): 
 filterGroups, 6 filters per group, 18 filters in all; request body at most 3,000 characters;
 limit at most 200; at most 10,000 results per query, paging beyond gives 400; one sort.
 Filters in a group are ANDed, groups are ORed; operators as listed on that page.
+
+`associations.{objectType}` (e.g. `associations.contact` EQ <contact id> on a task search) is
+the pseudo-property public clients use to search records by association; HubSpot's search page
+describes filtering by association in its examples (*unverified*: the operators it takes; the
+sandbox allows EQ, NEQ, IN, NOT_IN, HAS_PROPERTY and NOT_HAS_PROPERTY, by id membership). The
+portal supplies the ids (`associations.contact` on engagements); any other association reads as
+none.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ OPERATORS = frozenset({"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "
                        "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN",
                        "NOT_CONTAINS_TOKEN"})
 _TOKEN_SPLIT = re.compile(r"[^\w@.+-]+|(?<=\w)[.@+-](?=\w)")
+ASSOCIATION_PREFIX = "associations."
 # Free-text `query` looks at these default searchable contact properties.
 QUERY_PROPERTIES = ("firstname", "lastname", "email", "phone", "company")
 
@@ -43,6 +51,8 @@ class SearchRequest:
     # filter in the single group), and `id_only` says no other filter or query narrows it further.
     id_floor: int | None = None
     id_only: bool = False
+    # The `associations.*` pseudo-properties the filters name (the portal supplies their ids).
+    associations: frozenset[str] = frozenset()
 
 
 def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
@@ -91,8 +101,12 @@ def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
     predicate = _combine(compiled_groups, query)
     properties = body.get("properties")
     id_floor, id_only = _id_floor(groups, query)
+    associations = frozenset(str(f.get("propertyName")) for g in groups
+                             for f in g.get("filters") or ()
+                             if str(f.get("propertyName") or "").startswith(ASSOCIATION_PREFIX))
     return SearchRequest(predicate, sort_property, descending, limit, offset,
-                         list(properties) if properties else None, id_floor, id_only)
+                         list(properties) if properties else None, id_floor, id_only,
+                         associations)
 
 
 def _id_floor(groups: list, query: str) -> tuple[int | None, bool]:
@@ -159,6 +173,8 @@ def _compile(flt: dict, type_of: TypeOf) -> Callable[[Props], bool]:
         raise bad_request(f"Unknown filter operator {op!r}.")
     if not prop:
         raise bad_request("Each filter needs a propertyName.")
+    if str(prop).startswith(ASSOCIATION_PREFIX):
+        return _association_filter(op, flt, str(prop))
     ptype = type_of(prop)
     if op == "HAS_PROPERTY":
         return lambda p: _has(p.get(prop))
@@ -195,6 +211,30 @@ def _compile(flt: dict, type_of: TypeOf) -> Callable[[Props], bool]:
     compare = {"LT": lambda a: a < value, "LTE": lambda a: a <= value,
                "GT": lambda a: a > value, "GTE": lambda a: a >= value}[op]
     return lambda p: _has(p.get(prop)) and compare(conv(p[prop]))
+
+
+def _association_filter(op: str, flt: dict, prop: str) -> Callable[[Props], bool]:
+    """A filter on `associations.<type>`: the record's associated ids, stored "id;id"."""
+    def ids(p: Props) -> set[str]:
+        return {i for i in str(p.get(prop) or "").split(";") if i}
+    if op == "HAS_PROPERTY":
+        return lambda p: bool(ids(p))
+    if op == "NOT_HAS_PROPERTY":
+        return lambda p: not ids(p)
+    if op in ("EQ", "NEQ"):
+        if "value" not in flt:
+            raise bad_request(f"{op} needs a `value`.")
+        value = str(flt["value"])
+        return (lambda p: value in ids(p)) if op == "EQ" else (lambda p: value not in ids(p))
+    if op in ("IN", "NOT_IN"):
+        values = flt.get("values")
+        if not isinstance(values, list):
+            raise bad_request(f"{op} needs `values` (a list).")
+        wanted = {str(v) for v in values}
+        return (lambda p: bool(ids(p) & wanted)) if op == "IN" else (
+            lambda p: not ids(p) & wanted)
+    raise bad_request(f"Operator {op} is not supported on {prop}: use EQ, NEQ, IN, NOT_IN, "
+                      "HAS_PROPERTY or NOT_HAS_PROPERTY.")
 
 
 def _split(conv: Callable[[Any], Any], raw: str) -> set:

@@ -69,9 +69,11 @@ def test_given_meeting_and_task_when_created_then_read_and_associated(client, co
     meeting = client.crm.objects.meetings.basic_api.create(SimplePublicObjectInputForCreate(
         properties={"hs_timestamp": "2026-01-05T10:00:00Z", "hs_meeting_title": "Demo"},
         associations=link), _request_timeout=TIMEOUT)
+    task_link = [{"to": {"id": cid}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                "associationTypeId": 204}]}]  # task -> contact
     task = client.crm.objects.tasks.basic_api.create(TaskInput(
         properties={"hs_timestamp": "1767607200000", "hs_task_subject": "Call back"},
-        associations=link), _request_timeout=TIMEOUT)
+        associations=task_link), _request_timeout=TIMEOUT)
     assert task.properties["hs_timestamp"] == "2026-01-05T10:00:00.000Z"
     got = client.crm.objects.meetings.batch_api.read(BatchReadInputSimplePublicObjectId(
         inputs=[SimplePublicObjectId(id=meeting.id)], properties=["hs_meeting_title"],

@@ -36,8 +36,8 @@ def test_given_portal_then_ids_increase_and_records_have_hubspot_shape(portal):
         assert c["properties"]["hs_object_id"] == c["id"]
         assert c["createdAt"] == c["properties"]["createdate"]
     owner = portal.owners[0]
-    assert set(owner) == {"id", "email", "firstName", "lastName", "userId", "createdAt",
-                          "updatedAt", "archived", "teams"}
+    assert set(owner) == {"id", "email", "firstName", "lastName", "userId",
+                          "userIdIncludingInactive", "createdAt", "updatedAt", "archived", "teams"}
     assert isinstance(owner["id"], str) and isinstance(owner["userId"], int)
 
 
