@@ -30,16 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 from connector.sandbox import errors
 from connector.sandbox.portal import CONTACTS
-
-# The contact properties a logged sales touch moves (Portal.log_activity), answered back.
-ROLLUPS = ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp",
-           "num_contacted_notes")
 from connector.sandbox.values import parse_json, to_ms
 
 if TYPE_CHECKING:
     from connector.sandbox.server import Sandbox
 
 log = logging.getLogger(__name__)
+# The contact properties a logged sales touch moves (Portal.log_activity), answered back.
+ROLLUPS = ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp",
+           "num_contacted_notes")
 _CONTACT_ACTION = re.compile(
     r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete|log-activity)\Z")
 _DEACTIVATE_OWNER = re.compile(r"/_sandbox/owners/(?P<id>[^/]+)/deactivate\Z")

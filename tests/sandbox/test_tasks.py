@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+
 @pytest.fixture
 def portal_sb(start_sandbox):
     return start_sandbox(tier="unlimited", clock=lambda: 1_767_600_000.0)
