@@ -135,6 +135,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from connector.context import build_context, check_portal, preflight
+    from connector.handoff.sender import alert_channels, sender_for
     from connector.progress import ProgressBar
     from connector.store import lock_holder
     from connector.sync import SyncJob
@@ -147,7 +148,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None,
-                  before_first_write=lambda: check_portal(ctx), shadow=ctx.shadow)
+                  before_first_write=lambda: check_portal(ctx), shadow=ctx.shadow,
+                  alert_channels=alert_channels(ctx.settings, ctx.rules))
     try:
         if args.dry_run:
             summary = job.run(full=args.full)
@@ -159,6 +161,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
+    if summary.alerts and not args.dry_run:
+        # Alerts this sync recorded go out now (the worker sends them too, as they come).
+        sent = sender_for(ctx).run_once(limit=1000)
+        log.info("alerts: %d delivered, %d to retry, %d failed", sent.delivered, sent.retried, sent.failed)
     if args.json:
         print(json.dumps(summary.as_dict(), default=str))
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from connector.core import properties as hp
@@ -61,12 +61,13 @@ class ConsumeResult(RunCounts):
 class WebhookConsumer:
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, batch_size: int = 500,
                  lease_ms: int = 30_000, worker_id: str | None = None, clock: Callable[[], float] = time.time,
-                 app_id: str | None = None, shadow: ShadowScorer | None = None):
+                 app_id: str | None = None, shadow: ShadowScorer | None = None,
+                 alert_channels: Sequence[str] = ()):
         """`app_id`: this connector's HubSpot app (asked of HubSpot on first need when None).
         `shadow`: score with a candidate config too (connector/shadow.py)."""
         self.store = store
         self.gateway = gateway
-        self.path = WritePath(gateway, store, rules, clock=clock, shadow=shadow)
+        self.path = WritePath(gateway, store, rules, clock=clock, shadow=shadow, alert_channels=alert_channels)
         self.batch_size = batch_size
         self.lease_ms = lease_ms
         self.worker_id = worker_id or lock_holder()

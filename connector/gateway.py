@@ -58,6 +58,9 @@ SEARCH_PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000
 # Batch read/update: 100 inputs per request (developers.hubspot.com/docs/api/crm/contacts, batch).
 BATCH_SIZE = 100
+# Association type id task -> contact (HUBSPOT_DEFINED) on creating a task (docs/hubspot-facts.md,
+# "History, outcomes and handoff"; *unverified* beyond third-party code).
+TASK_TO_CONTACT = 204
 HISTORY_PAGE_SIZE = 50  # list pages with propertiesWithHistory (docs/hubspot-facts.md, "Limits")
 
 
@@ -245,6 +248,8 @@ class Gateway:
         self._properties = crm.properties.core_api
         self._groups = crm.properties.groups_api
         self._owners = crm.owners.owners_api
+        self._tasks_basic = crm.objects.tasks.basic_api
+        self._tasks_search = crm.objects.tasks.search_api
         self._timeout = (connect_timeout_s, read_timeout_s)
         self.window = SlidingWindow(requests_per_10s, 10.0, clock=clock, sleep=sleep)
         self.search_window = SlidingWindow(search_per_second, 1.0, clock=clock, sleep=sleep)
@@ -361,6 +366,33 @@ class Gateway:
         return BatchOutcome(ok, failed)
 
     # -- properties ------------------------------------------------------------------------
+
+    # -- tasks (owner alerts) ----------------------------------------------------------------
+
+    def create_task(self, *, contact_id: str, subject: str, body: str, due_ms: int,
+                    owner_id: str | None) -> str:
+        """A task on the contact for its owner (https://developers.hubspot.com/docs/api/crm/tasks);
+        returns its id. `hs_timestamp` is the due date."""
+        properties = {"hs_timestamp": str(due_ms), "hs_task_subject": subject[:255], "hs_task_body": body,
+                      "hs_task_status": "NOT_STARTED", "hs_task_priority": "HIGH", "hs_task_type": "CALL"}
+        if owner_id:
+            properties["hubspot_owner_id"] = owner_id
+        payload = {"properties": properties, "associations": [{
+            "to": {"id": str(contact_id)},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_CONTACT}]}]}
+        data = self._call("tasks", _Request("POST", "/crm/v3/objects/tasks", about=f"task for contact {contact_id}"),
+                          lambda **kw: self._tasks_basic.create(simple_public_object_input_for_create=payload, **kw))
+        return str(data.get("id"))
+
+    def find_task(self, token: str) -> str | None:
+        """The id of a task whose body carries `token` (one word), or None."""
+        body = {"filterGroups": [{"filters": [{"propertyName": "hs_task_body", "operator": "CONTAINS_TOKEN",
+                                               "value": token}]}],
+                "properties": ["hs_task_subject"], "limit": 1}
+        data = self._call("search", _Request("POST", "/crm/v3/objects/tasks/search"),
+                          lambda **kw: self._tasks_search.do_search(public_object_search_request=body, **kw))
+        results = data.get("results") or []
+        return str(results[0]["id"]) if results else None
 
     def get_property(self, name: str) -> dict | None:
         try:

@@ -48,6 +48,9 @@ class Settings:
     # one, kept in the store only; `connector shadow` compares the two. Unset: no shadow.
     shadow_scoring_config: str | None = None
     webhook_public_url: str | None = None
+    # Incoming webhooks for owner alerts (secrets: never logged). Unset: alerts go to HubSpot tasks only.
+    slack_webhook_url: str | None = None
+    teams_webhook_url: str | None = None
     trust_proxy_headers: bool = False
     # Address `connector web` / `connector run` bind: loopback unless set (the Procfile binds 0.0.0.0 itself).
     host: str = "127.0.0.1"
@@ -147,7 +150,8 @@ class Settings:
         shown: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("hubspot_access_token", "hubspot_client_secret") and value:
+            if f.name in ("hubspot_access_token", "hubspot_client_secret", "slack_webhook_url",
+                          "teams_webhook_url") and value:
                 value = f"set ({len(str(value))} chars)"
             elif f.name == "database_url":
                 value = _mask_password(str(value))

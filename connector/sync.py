@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -79,7 +79,7 @@ class SyncJob:
                  writers: int = 2, progress: Callable[[int, int], None] | None = None,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
                  before_first_write: Callable[[], None] | None = None,
-                 shadow: ShadowScorer | None = None):
+                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = ()):
         """`before_first_write`: run once, before the first page with a planned write is committed
         (the portal check: a run with nothing to write makes no call for it). `shadow`: score
         with a candidate config too (not in a dry run: a dry run keeps nothing)."""
@@ -94,7 +94,8 @@ class SyncJob:
         self.before_first_write = before_first_write
         self.path = WritePath(gateway, store, rules, clock=clock,
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
-                              shadow=None if dry_run else shadow)
+                              shadow=None if dry_run else shadow,
+                              alert_channels=() if dry_run else alert_channels)
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()

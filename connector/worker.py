@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connector.consumer import WebhookConsumer
 from connector.errors import ConnectorError, DailyLimitError
+from connector.handoff.sender import alert_channels, sender_for
 from connector.store import lock_holder
 from connector.sync import SyncJob
 
@@ -35,8 +36,11 @@ class Worker:
         self.sync_lock = threading.Lock()
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules, shadow=ctx.shadow)
+        self.channels = alert_channels(ctx.settings, ctx.rules)
+        self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules, shadow=ctx.shadow,
+                                        alert_channels=self.channels)
         self._thread = threading.Thread(target=self._consume_forever, name="webhook-consumer", daemon=True)
+        self._alerts = threading.Thread(target=self._send_alerts_forever, name="alert-sender", daemon=True)
 
     def start(self) -> None:
         s = self.ctx.settings
@@ -50,11 +54,15 @@ class Worker:
         self.scheduler.add_job(self.purge, "interval", hours=6, id="purge-events", max_instances=1, coalesce=True)
         self.scheduler.start()
         self._thread.start()
+        if self.channels:
+            self._alerts.start()
 
     def stop(self) -> None:
         self.stopping.set()
         self.scheduler.shutdown(wait=True)
         self._thread.join(timeout=30)
+        if self._alerts.is_alive():
+            self._alerts.join(timeout=30)
 
     def sync(self, full: bool) -> None:
         """One scheduled sync, unless another process (or thread) runs one, or one already ran in
@@ -73,7 +81,7 @@ class Worker:
                     return
                 summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
                                   overlap_s=self.ctx.settings.search_overlap_minutes * 60,
-                                  shadow=self.ctx.shadow).run(full=full)
+                                  shadow=self.ctx.shadow, alert_channels=self.channels).run(full=full)
                 log.info(summary.line())
         except DailyLimitError as exc:
             log.error("sync stopped: %s", exc)
@@ -113,6 +121,22 @@ class Worker:
             if result.events:
                 log.info(result.line())
             else:
+                self.stopping.wait(self.poll_s)
+
+
+    def _send_alerts_forever(self) -> None:
+        """Owner alerts, as soon as the sync or the consumer records them (a failing channel is
+        retried by the sender; it never holds up scoring)."""
+        sender = None
+        while not self.stopping.is_set():
+            try:
+                sender = sender or sender_for(self.ctx)
+                counts = sender.run_once()
+            except Exception:  # noqa: BLE001 - a bug or an unreachable store must not stop the thread
+                log.exception("alert sending failed; trying again in 5 s")
+                self.stopping.wait(5.0)
+                continue
+            if not counts.delivered and not counts.retried and not counts.failed:
                 self.stopping.wait(self.poll_s)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from connector.core import properties as hp
 from connector.core import state
+from connector.core.alerts import hand_raise_action
 from connector.core.evaluate import evaluate, reasons_text
 from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
@@ -25,7 +26,7 @@ from connector.core.values import format_instant, same_instant, same_number
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.shadow import ShadowScorer
-from connector.store import PlannedWrite, Store
+from connector.store import NewAlert, PlannedWrite, Store
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class PlannedChange:
 
 # Read besides the scoring inputs when changes are kept for people to read (dry run, demo).
 NAME_PROPERTIES = ("email", "firstname", "lastname")
+OWNER = "hubspot_owner_id"  # an alert's task goes to the contact's owner
 
 
 @dataclass
@@ -58,6 +60,7 @@ class RunCounts:
     written: int = 0
     failed: int = 0
     mql_new: int = 0
+    alerts: int = 0  # new owner alerts recorded (connector/core/alerts.py)
     by_path: dict[str, int] = field(default_factory=dict)
     planned: list[PlannedChange] = field(default_factory=list)
     last_write_ms: int | None = None
@@ -92,16 +95,20 @@ class WritePath:
 
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
-                 shadow: ShadowScorer | None = None):
-        """`shadow`: also score every contact with a candidate config, kept in the store."""
+                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = ()):
+        """`shadow`: also score every contact with a candidate config, kept in the store.
+        `alert_channels`: where the config's alerts go ("task", "slack", "teams"); none: no alerts
+        (a dry run records none)."""
         self.gateway = gateway
         self.store = store
         self.rules = rules
         self.clock = clock
         self.keep_planned = keep_planned
         self.shadow = shadow
+        self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
-                                 | (set(shadow.rules.contact_properties) if shadow else set()))
+                                 | (set(shadow.rules.contact_properties) if shadow else set())
+                                 | ({OWNER} if self.alert_channels else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -115,6 +122,7 @@ class WritePath:
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}
         scored: list[tuple[str, dict, Score]] = []
+        actions: list[NewAlert] = []
         for raw in contacts:
             cid = str(raw["id"])
             props = raw.get("properties") or {}
@@ -131,6 +139,11 @@ class WritePath:
             tally.pulled += 1
             tally.scored += 1
             tally.rebuilt += rebuilt
+            if self.alert_channels:
+                action = hand_raise_action(result, history, self.rules.alerts, now.timestamp())
+                if action is not None:
+                    actions.append(NewAlert(cid, action.key, action.title, action.body,
+                                            props.get(OWNER) or None, int(action.due_at * 1000)))
             if self.shadow is not None:
                 scored.append((cid, props, result.score))
             if on_contact is not None:
@@ -157,6 +170,10 @@ class WritePath:
             planned.append(PlannedWrite(cid, run_id, changes, previous, result.history.to_json(),
                                         reasons_text(result.score), score_dict(result), planned_at=now_ms,
                                         read_at=now_ms if read_at is None else read_at, new_mql_path=new_mql))
+        if actions:
+            # Before the page's writes: an alert must not wait for them, and it is recorded once
+            # whatever happens to them (the store keeps one per contact and action).
+            tally.alerts += self.store.add_alerts(actions, self.alert_channels, now_ms)
         if self.shadow is not None and scored:
             self._shadow(scored, now)
         return planned, unchanged

@@ -32,7 +32,7 @@ def evaluate(contact: Contact, history: History, rules: RuleSet, now: datetime) 
     score = Score(result.fit, result.engagement, result.total, result.grade, result.reasons,
                   decision.path)
     return Evaluation(score, decision, _changes(props, score, decision, new_history, now),
-                      new_history)
+                      new_history, result.hand_raise_key)
 
 
 def reasons_text(score: Score) -> str:

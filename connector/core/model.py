@@ -152,6 +152,9 @@ class Evaluation:
     decision: Decision
     changes: dict[str, str] = field(default_factory=dict)
     history: History = _EMPTY
+    # The hand-raise that fired, named so that very form submission or meeting is recognised
+    # again (scoring.ScoreCard.hand_raise_key); None when none fired.
+    hand_raise_key: str | None = None
 
 
 # HubSpot's default lifecycle stages in order (knowledge.hubspot.com "Use lifecycle stages").

@@ -82,6 +82,16 @@ class Policy:
     recycle: Recycle | None
 
 
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """Which actions tell the contact's owner at once (a HubSpot task, and chat messages where
+    configured), and for how long a first-seen action is still news."""
+
+    hand_raise: bool
+    task_due_seconds: float  # the task is due this long after the action
+    max_age_seconds: float  # an action older than this when the connector first sees it: no alert
+
+
 def _compiled(default=None):
     """A RuleSet field derived in __post_init__ (so `dataclasses.replace` rebuilds it), left out
     of equality and repr."""
@@ -108,6 +118,7 @@ class RuleSet:
     # What is legal but probably not meant (a threshold these rules cannot reach): shown by setup,
     # sync and doctor; not part of the config's value.
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    alerts: Alerts | None = None  # None: no alerts (the config has no `alerts` section)
     # Condition rules compiled for speed (connector.core.matcher); not part of the config's value.
     fit_matcher: Matcher = _compiled()
     engagement_matcher: Matcher = _compiled()

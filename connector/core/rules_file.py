@@ -20,7 +20,7 @@ import yaml
 from connector.core import properties as hp
 from connector.core.conditions import OPERATORS, compile_condition
 from connector.core.model import LIFECYCLE_ORDER, Reason
-from connector.core.rules import DAY, Group, Policy, Recycle, Rule, RuleSet
+from connector.core.rules import DAY, Alerts, Group, Policy, Recycle, Rule, RuleSet
 from connector.core.values import round_half_up
 from connector.errors import ConfigError, Problem
 
@@ -133,7 +133,7 @@ class _Parser:
         if not isinstance(data, dict):
             self.bad("", f"the scoring config must be a YAML mapping, got {_kind(data)}")
             raise ConfigError(self.problems)
-        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy"), "")
+        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts"), "")
         if data.get("version", 1) != 1:
             self.bad("version", f"unsupported version {data['version']!r} (this connector reads 1)")
 
@@ -166,6 +166,7 @@ class _Parser:
         engagement_bands = self.bands(grade, "engagement", (40.0, 15.0))
 
         policy = self.policy(self.mapping(data.get("policy"), "policy"))
+        alerts = self.alerts(data["alerts"]) if data.get("alerts") is not None else None
         warnings: list[Problem] = []
         if not self.problems and policy is not None:
             warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
@@ -178,7 +179,20 @@ class _Parser:
             engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
             fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
             contact_properties=_contact_properties(sections, policy), warnings=tuple(warnings),
+            alerts=alerts,
         )
+
+    def alerts(self, value: Any) -> Alerts | None:
+        w = "alerts"
+        data = self.mapping(value, w)
+        self.keys(data, ("hand_raise", "task_due_hours", "max_age_hours"), w)
+        hand_raise = data.get("hand_raise", True)
+        if not isinstance(hand_raise, bool):
+            self.bad(f"{w}.hand_raise", f"must be true or false, got {hand_raise!r}")
+            hand_raise = False
+        due = self.number(data, "task_due_hours", w, 4.0, positive=True)
+        max_age = self.number(data, "max_age_hours", w, 24.0, positive=True)
+        return Alerts(hand_raise, due * 3600.0, max_age * 3600.0)
 
     def groups(self, data: dict) -> dict[str, Group]:
         groups: dict[str, Group] = {}

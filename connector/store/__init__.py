@@ -7,11 +7,13 @@ One `Store` object, assembled from one module per job:
 - `schema`: the tables and their version; `database`: engine, guarded connections, upgrades;
 - `runs`: runs and cursors; `outbox`: planned writes, audit trail, histories;
 - `locks`: job locks across processes; `queue`: the webhook queue;
-- `history`: calibration's cache of contacts read with history; `shadow`: shadow scores.
+- `history`: calibration's cache of contacts read with history; `shadow`: shadow scores;
+- `alerts`: owner alerts and their deliveries per channel.
 """
 
 from __future__ import annotations
 
+from connector.store.alerts import Alerts, Delivery, NewAlert
 from connector.store.history import HistoryCache, HistoryRead
 from connector.store.locks import Locks, lock_holder
 from connector.store.outbox import Outbox, PlannedWrite
@@ -21,9 +23,9 @@ from connector.store.schema import SCHEMA_VERSION
 from connector.store.shadow import Shadow, ShadowSighting
 
 
-class Store(Runs, Outbox, Queue, Locks, HistoryCache, Shadow):
+class Store(Runs, Outbox, Queue, Locks, HistoryCache, Shadow, Alerts):
     """All reads and writes of the connector's own state."""
 
 
-__all__ = ["SCHEMA_VERSION", "EnqueueResult", "HistoryRead", "PlannedWrite", "QueuedEvent", "Run",
-           "ShadowSighting", "Store", "lock_holder"]
+__all__ = ["SCHEMA_VERSION", "Delivery", "EnqueueResult", "HistoryRead", "NewAlert", "PlannedWrite",
+           "QueuedEvent", "Run", "ShadowSighting", "Store", "lock_holder"]

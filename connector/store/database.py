@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 from connector.errors import StoreError
 from connector.store.schema import (
     SCHEMA_VERSION,
+    alert_deliveries,
+    alerts,
     history_cache,
     history_reads,
     job_locks,
@@ -71,7 +73,8 @@ class Database:
                 if "ix_runs_status_kind" not in {i["name"] for i in sa.inspect(conn).get_indexes("runs")}:
                     sa.Index("ix_runs_status_kind", runs.c.status, runs.c.kind).create(conn)
             if version < 4:
-                metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores])
+                metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores, alerts,
+                                                  alert_deliveries])
             # Later versions append their DDL here: `if version < 5: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])

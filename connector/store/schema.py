@@ -162,3 +162,33 @@ shadow_scores = sa.Table(
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Column("outcome_at", sa.BigInteger),  # first seen at an outcome stage (first_at: was there already)
 )
+
+# Owner alerts (added in version 4): one row per action (a hand-raise: that very form submission or
+# meeting), unique per contact, so redeliveries, reruns and restarts never alert twice; one delivery
+# row per channel (task, slack, teams), retried with backoff and kept when it finally fails.
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact_id", sa.String(32), nullable=False),
+    sa.Column("action_key", sa.String(255), nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.String(32)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("due_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("contact_id", "action_key", name="uq_alerts_contact_action"),
+)
+
+alert_deliveries = sa.Table(
+    "alert_deliveries", metadata,
+    sa.Column("alert_id", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),  # task | slack | teams
+    sa.Column("status", sa.String(8), nullable=False),  # pending | sending | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_try_at", sa.BigInteger, nullable=False),
+    sa.Column("taken_at", sa.BigInteger),  # 'sending' since: a killed sender's claim expires
+    sa.Column("external_id", sa.String(64)),  # the HubSpot task id
+    sa.Column("last_error", sa.String(300)),
+    sa.Column("done_at", sa.BigInteger),
+    sa.Index("ix_alert_deliveries_status_next", "status", "next_try_at"),
+)

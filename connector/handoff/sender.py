@@ -1,0 +1,118 @@
+"""Deliver owner alerts: claim due deliveries from the store, create the task or post the message,
+record the result. A failure is retried with backoff and, after the last try, kept as `failed`
+(`connector doctor` shows it); it never blocks scoring or writes, which do not wait for it.
+
+Exactly once: an action is recorded once (the store's unique contact + action key); a delivery is
+claimed before the call and confirmed after it. A sender killed between HubSpot's answer and the
+confirmation leaves the claim to expire; the next claim of a task first looks for a task carrying
+the alert's token, so no second task is made. A chat message has no such lookup: in that one window
+(a kill during the POST) it may be sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from connector.errors import AuthError, HubSpotError, ScopeError, ValidationError
+from connector.gateway import Gateway
+from connector.handoff.channels import ChannelError, contact_url, post_message
+from connector.store import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_S = (1, 2, 5, 15, 60, 300, 900)  # before tries 2..8
+
+
+def token_of(action_key: str) -> str:
+    """One word that identifies the alert in the task's body (found again by search)."""
+    return "lsc" + action_key.rsplit(":", 1)[-1][:24]
+
+
+@dataclass
+class SendCounts:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+
+
+class AlertSender:
+    def __init__(self, gateway: Gateway, store: Store, webhooks: Mapping[str, str], *,
+                 portal_id: int | str | None = None, clock: Callable[[], float] = time.time,
+                 post: Callable[[str, str], None] = post_message, lease_ms: int = 60_000):
+        """`webhooks`: channel -> incoming webhook URL ("slack", "teams")."""
+        self.gateway = gateway
+        self.store = store
+        self.webhooks = dict(webhooks)
+        self.portal_id = portal_id
+        self.clock = clock
+        self.post = post
+        self.lease_ms = lease_ms
+
+    def run_once(self, limit: int = 50) -> SendCounts:
+        counts = SendCounts()
+        for d in self.store.claim_deliveries(self._now(), limit=limit, lease_ms=self.lease_ms):
+            try:
+                external = self._deliver(d)
+            except (ChannelError, HubSpotError) as exc:
+                self._failed(d, exc, counts)
+                continue
+            self.store.delivered(d.alert_id, d.channel, self._now(), external)
+            counts.delivered += 1
+            counts.by_channel[d.channel] = counts.by_channel.get(d.channel, 0) + 1
+        return counts
+
+    def _deliver(self, d: Delivery) -> str | None:
+        token = token_of(d.action_key)
+        if d.channel == "task":
+            if d.was_sending:  # an earlier claim died mid-call: the task may exist
+                found = self.gateway.find_task(token)
+                if found is not None:
+                    return found
+            body = f"{d.body}\n\n(ref {token})"
+            return self.gateway.create_task(contact_id=d.contact_id, subject=d.title, body=body,
+                                            due_ms=d.due_at, owner_id=d.owner_id)
+        url = self.webhooks.get(d.channel)
+        if not url:
+            raise ChannelError(f"no {d.channel} webhook URL is set", retry=False)
+        link = contact_url(self.portal_id, d.contact_id)
+        self.post(url, f"*{d.title}*\n{d.body}" + (f"\n{link}" if link else ""))
+        return None
+
+    def _failed(self, d: Delivery, exc: Exception, counts: SendCounts) -> None:
+        retry = getattr(exc, "retry", True) and not isinstance(exc, (AuthError, ScopeError, ValidationError))
+        attempt = d.attempts + 1
+        text = f"{type(exc).__name__}: {exc}"
+        if retry and attempt < MAX_ATTEMPTS:
+            wait = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
+            self.store.delivery_failed(d.alert_id, d.channel, text, retry_at=self._now() + wait * 1000)
+            counts.retried += 1
+            log.warning("alert %s for contact %s via %s failed (try %d of %d, next in %d s): %s",
+                        d.alert_id, d.contact_id, d.channel, attempt, MAX_ATTEMPTS, wait, text)
+        else:
+            self.store.delivery_failed(d.alert_id, d.channel, text, retry_at=None)
+            counts.failed += 1
+            log.error("alert %s for contact %s via %s failed for good after %d tries: %s",
+                      d.alert_id, d.contact_id, d.channel, attempt, text)
+
+    def _now(self) -> int:
+        return int(self.clock() * 1000)
+
+
+def alert_channels(settings, rules) -> tuple[str, ...]:
+    """Where this config's alerts go: a HubSpot task always, chat where a webhook URL is set."""
+    if rules.alerts is None:
+        return ()
+    return ("task", *(("slack",) if settings.slack_webhook_url else ()),
+            *(("teams",) if settings.teams_webhook_url else ()))
+
+
+def sender_for(ctx) -> AlertSender:
+    s = ctx.settings
+    hooks = {k: v for k, v in (("slack", s.slack_webhook_url), ("teams", s.teams_webhook_url)) if v}
+    info = ctx.gateway.token_info(s.hubspot_access_token or "") or {}
+    return AlertSender(ctx.gateway, ctx.store, hooks, portal_id=info.get("hubId"))

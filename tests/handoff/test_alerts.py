@@ -1,0 +1,183 @@
+"""Owner alerts: a hand-raise makes exactly one task (and chat message) for the owner."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from connector.commands.setup import run_setup
+from connector.core.alerts import hand_raise_action
+from connector.core.model import Evaluation, History, Reason, Score
+from connector.core.rules import Alerts
+from connector.handoff.sender import AlertSender, token_of
+from connector.store import NewAlert
+from connector.sync import SyncJob
+from tests.support.clock import FakeClock
+from tests.support.receiver import Receiver
+from tests.support.sandbox import activity, demo_request, hand_raise_candidates
+
+CONFIG = Alerts(hand_raise=True, task_due_seconds=4 * 3600, max_age_seconds=24 * 3600)
+NOW = 1_790_000_000.0
+
+
+def evaluation(key: str | None) -> Evaluation:
+    reasons = (Reason("sales_request_recent", "Asked for sales contact", 0, hand_raise=True),
+               Reason("vp_title", "VP", 20))
+    return Evaluation(Score(20, 5, 25, "B3", reasons, "hand_raise"), None, {}, History.empty(), key)  # type: ignore[arg-type]
+
+
+def iso(at: float) -> str:
+    from connector.core.values import format_instant
+
+    return format_instant(at)
+
+
+def test_given_a_fresh_hand_raise_then_one_action_with_the_reasons_and_a_due_time():
+    action = hand_raise_action(evaluation(f"sales_request_recent|demo request|{iso(NOW - 60)}"),
+                               History(at=NOW - 3600), CONFIG, NOW)
+    assert action is not None and action.title == "Hot lead: Asked for sales contact"
+    assert "Score 25, grade B3" in action.body and "VP" in action.body
+    assert action.due_at == NOW - 60 + 4 * 3600
+    again = hand_raise_action(evaluation(f"sales_request_recent|demo request|{iso(NOW - 60)}"),
+                              History.empty(), CONFIG, NOW + 5)
+    assert again is not None and again.key == action.key  # the same action, the same key
+
+
+def test_given_an_old_a_known_or_an_undated_first_seen_hand_raise_then_no_alert():
+    key = f"sales_request_recent|demo request|{iso(NOW - 3 * 86400)}"
+    assert hand_raise_action(evaluation(key), History.empty(), CONFIG, NOW) is None  # a first sync's backlog
+    fresh = f"sales_request_recent|demo request|{iso(NOW - 60)}"
+    assert hand_raise_action(evaluation(fresh), History(hand_raise_used=fresh), CONFIG, NOW) is None
+    assert hand_raise_action(evaluation("meeting_booked|yes|"), History.empty(), CONFIG, NOW) is None
+    assert hand_raise_action(evaluation("meeting_booked|yes|"), History(at=NOW - 10), CONFIG, NOW) is not None
+    assert hand_raise_action(evaluation(fresh), History.empty(), None, NOW) is None  # no alerts configured
+
+
+def new(cid: str = "101", key: str = "hand_raise:abc") -> NewAlert:
+    return NewAlert(cid, key, "Hot lead: Demo request", "Score 70", "52550100", 5_000_000)
+
+
+def test_given_the_same_action_recorded_twice_then_one_alert_and_one_delivery_per_channel(store):
+    assert store.add_alerts([new(), new()], ("task", "slack"), now=1_000) == 1
+    assert store.add_alerts([new()], ("task", "slack"), now=2_000) == 0
+    assert store.alert_counts() == {"task pending": 1, "slack pending": 1}
+
+
+def test_given_a_claimed_delivery_whose_sender_died_then_it_is_claimed_again_after_the_lease_only(store):
+    store.add_alerts([new()], ("task",), now=1_000)
+    first = store.claim_deliveries(1_000, lease_ms=60_000)
+    assert [d.was_sending for d in first] == [False]
+    assert store.claim_deliveries(30_000, lease_ms=60_000) == []  # still held
+    again = store.claim_deliveries(62_000, lease_ms=60_000)
+    assert [d.was_sending for d in again] == [True]
+    store.delivery_failed(again[0].alert_id, "task", "ServerError: 503", retry_at=70_000)
+    assert store.claim_deliveries(65_000) == [] and len(store.claim_deliveries(70_000)) == 1
+
+
+# -- against the sandbox ------------------------------------------------------------------------
+
+def our_tasks(sandbox) -> list[dict]:
+    """Tasks the connector made (their body carries its ref token), read through HubSpot's API."""
+    found, after = [], None
+    while True:
+        url = f"{sandbox.base_url}/crm/v3/objects/tasks?limit=100&properties=hs_task_body,hs_task_subject," \
+              "hubspot_owner_id,hs_timestamp" + (f"&after={after}" if after else "")
+        req = urllib.request.Request(url, headers={"Authorization": "Bearer pat-sandbox"})
+        with urllib.request.urlopen(req) as r:
+            page = json.loads(r.read())
+        found += [t for t in page["results"] if "(ref lsc" in (t["properties"].get("hs_task_body") or "")]
+        after = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return found
+
+
+def raise_hands(ctx, sandbox, n: int) -> list[str]:
+    targets = hand_raise_candidates(sandbox)[:n]
+    activity(sandbox, [demo_request(t) for t in targets])
+    return targets
+
+
+@pytest.fixture
+def ctx(ctx):
+    """The shared context, on a portal `connector setup` has prepared."""
+    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    return ctx
+
+
+def sync(ctx, channels=("task",)):
+    summary = SyncJob(ctx.gateway, ctx.store, ctx.rules, alert_channels=channels).run(full=True)
+    assert summary.failed == 0
+    return summary
+
+
+def settled(ctx) -> int:
+    """A first sync, and the alerts it made (hand-raises of the seeded portal's last day) sent."""
+    made = sync(ctx).alerts
+    assert AlertSender(ctx.gateway, ctx.store, {}).run_once().delivered == made
+    return made
+
+
+def test_given_hand_raises_when_synced_and_sent_then_one_task_each_and_none_on_the_next_syncs(ctx, sandbox):
+    assert ctx.rules.alerts is not None  # the packaged config alerts on every hand-raise
+    first = sync(ctx).alerts  # of the portal's hand-raises, only those of the last 24 h alert
+    hand_raisers = sum(1 for r in sandbox.portal.store("contacts").records.values()
+                       if "demo request" in (r.properties.get("recent_conversion_event_name") or "").lower())
+    assert first <= 3 < hand_raisers
+    sender = AlertSender(ctx.gateway, ctx.store, {})
+    assert sender.run_once().delivered == first
+    targets = raise_hands(ctx, sandbox, 3)
+    assert sync(ctx).alerts == 3
+    assert sender.run_once().delivered == 3
+    tasks = [t for t in our_tasks(sandbox) if t["properties"]["hs_task_body"]]
+    tasks = tasks[-3:] if first else tasks
+    assert len(our_tasks(sandbox)) == first + 3
+    assert all(t["properties"]["hs_task_subject"].startswith("Hot lead: ") for t in tasks)
+    assert sync(ctx).alerts == 0 and sender.run_once().delivered == 0  # the nightly pass: nothing new
+    assert len(our_tasks(sandbox)) == first + 3
+    owners = {t: sandbox.portal.store("contacts").records[t].properties.get("hubspot_owner_id") for t in targets}
+    assert sorted(t["properties"].get("hubspot_owner_id") or "" for t in tasks) == \
+        sorted(o or "" for o in owners.values())  # each task goes to its contact's owner
+
+
+def test_given_a_sender_killed_after_hubspot_made_the_task_when_claimed_again_then_no_second_task(ctx, sandbox):
+    before = settled(ctx)
+    raise_hands(ctx, sandbox, 1)
+    sync(ctx)
+    clock = FakeClock(time.time())
+    killed = AlertSender(ctx.gateway, ctx.store, {}, clock=clock)
+    [d] = ctx.store.claim_deliveries(killed._now())
+    ctx.gateway.create_task(contact_id=d.contact_id, subject=d.title,
+                            body=f"{d.body}\n\n(ref {token_of(d.action_key)})",
+                            due_ms=d.due_at, owner_id=d.owner_id)  # ... and died before confirming
+    clock.advance(61)
+    assert AlertSender(ctx.gateway, ctx.store, {}, clock=clock).run_once().delivered == 1
+    assert len(our_tasks(sandbox)) == before + 1
+
+
+def test_given_a_chat_webhook_failing_half_the_time_then_every_alert_arrives_once(ctx, sandbox):
+    before = settled(ctx)
+    raise_hands(ctx, sandbox, 4)
+    sync(ctx, channels=("task", "slack"))
+    with Receiver(200, first=[500, 503, 500, 502]) as slack:  # four failures, then it answers
+        clock = FakeClock(time.time())
+        sender = AlertSender(ctx.gateway, ctx.store, {"slack": slack.url()}, clock=clock)
+        delivered = sender.run_once().delivered
+        for _ in range(5):
+            clock.advance(30)
+            delivered += sender.run_once().delivered
+        texts = [r.json()["text"] for r in slack.requests[4:]]  # after the four refused tries
+    assert delivered == 8 and len(texts) == 4 and len(set(texts)) == 4
+    assert ctx.store.alert_counts() == {"task done": before + 4, "slack done": 4}
+
+
+def test_given_a_chat_url_that_refuses_the_message_then_it_fails_for_good_and_is_recorded(ctx, sandbox):
+    settled(ctx)
+    raise_hands(ctx, sandbox, 1)
+    sync(ctx, channels=("slack",))
+    with Receiver(404) as slack:
+        assert AlertSender(ctx.gateway, ctx.store, {"slack": slack.url()}).run_once().failed == 1
+    [failed] = ctx.store.failed_deliveries()
+    assert failed["channel"] == "slack" and "answered 404" in failed["last_error"]
