@@ -1,5 +1,5 @@
 """Deliver owner alerts: claim due deliveries from the store, create the task or post the message,
-record the result. A failure is retried with backoff and, after the last try, kept as `failed`
+record the result. A failure is retried with backoff and, after the last of 20 tries, kept as `failed`
 (`connector doctor` shows it); it never blocks scoring or writes, which do not wait for it.
 
 Exactly once: an action is recorded once (the store's unique contact + action key); a delivery is
@@ -23,8 +23,10 @@ from connector.store import Delivery, Store
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-BACKOFF_S = (1, 2, 5, 15, 60, 300, 900)  # before tries 2..8
+# A channel failing half the time loses an alert only if 20 tries in a row fail (one in a million);
+# the waits grow quickly to 5 minutes (most outages are short) and stop there: about 1.5 h in all.
+MAX_ATTEMPTS = 20
+BACKOFF_S = (0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)  # before tries 2, 3, ...; then 300 s each
 
 
 def token_of(action_key: str) -> str:
@@ -89,9 +91,9 @@ class AlertSender:
         text = f"{type(exc).__name__}: {exc}"
         if retry and attempt < MAX_ATTEMPTS:
             wait = BACKOFF_S[min(attempt - 1, len(BACKOFF_S) - 1)]
-            self.store.delivery_failed(d.alert_id, d.channel, text, retry_at=self._now() + wait * 1000)
+            self.store.delivery_failed(d.alert_id, d.channel, text, retry_at=self._now() + int(wait * 1000))
             counts.retried += 1
-            log.warning("alert %s for contact %s via %s failed (try %d of %d, next in %d s): %s",
+            log.warning("alert %s for contact %s via %s failed (try %d of %d, next in %g s): %s",
                         d.alert_id, d.contact_id, d.channel, attempt, MAX_ATTEMPTS, wait, text)
         else:
             self.store.delivery_failed(d.alert_id, d.channel, text, retry_at=None)
