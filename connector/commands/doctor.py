@@ -16,6 +16,7 @@ Checks, in order (each a `Check(name, ok, detail)`):
                   a SQLite file that does not exist is reported, not created
   store vs portal an empty store beside a portal that holds the connector's state (lsc_state)
   webhook rejections  malformed events left out of accepted deliveries in the last 7 days
+  owner alerts    alert deliveries (task, Slack, Teams) that failed for good after every retry
   webhook URL     GET <origin of WEBHOOK_PUBLIC_URL>/healthz answers 200 within 5 s. Unset: ok,
                   "not set (webhooks disabled)": a deployment may run on scheduled syncs alone.
 
@@ -83,6 +84,7 @@ def run_doctor(settings: Settings, *, http_get: HttpGet | None = None,
     token_ok = bool(hubspot) and hubspot[0].ok
     checks.append(_store_vs_portal_check(settings, store.ok, token_ok))
     checks.append(_rejected_events_check(settings, store.ok, int(clock() * 1000)))
+    checks.append(_alerts_check(settings, store.ok))
     checks.append(_webhook_check(settings, http_get or default_http_get))
     return checks
 
@@ -297,6 +299,30 @@ def _rejected_events_check(settings: Settings, store_ok: bool, now_ms: int) -> C
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(latest["received_at"] / 1000))
     return Check("webhook rejections", False, f"{count} malformed webhook event(s) left out in the last 7 days "
                  f"(their deliveries' other events were kept); latest {when}: {latest['field']}: {latest['reason']}")
+
+
+def _alerts_check(settings: Settings, store_ok: bool) -> Check:
+    """Owner alerts the sender gave up on (they are kept, with the last error)."""
+    from connector.store import Store
+
+    if not store_ok:
+        return Check("owner alerts", False, "not checked: the store check failed")
+    store = Store(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+    try:
+        counts = store.alert_counts()
+        failed = store.failed_deliveries(limit=1)
+    except ConnectorError as exc:
+        return Check("owner alerts", False, str(exc))
+    finally:
+        store.dispose()
+    done = sum(n for k, n in counts.items() if k.endswith(" done"))
+    pending = sum(n for k, n in counts.items() if k.endswith((" pending", " sending")))
+    if not failed:
+        return Check("owner alerts", True, f"{done} delivered, {pending} on their way, none failed")
+    total = sum(n for k, n in counts.items() if k.endswith(" failed"))
+    f = failed[0]
+    return Check("owner alerts", False, f"{total} alert deliveries failed after every retry; latest: contact "
+                 f"{f['contact_id']} via {f['channel']} ({f['attempts']} tries): {f['last_error']}")
 
 
 def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:

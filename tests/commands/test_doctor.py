@@ -15,7 +15,7 @@ from tests.support.receiver import Receiver
 
 CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rules vs portal",
                "rate limit",
-               "store", "store vs portal", "webhook rejections", "webhook URL"]
+               "store", "store vs portal", "webhook rejections", "owner alerts", "webhook URL"]
 
 
 @pytest.fixture

@@ -181,3 +181,17 @@ def test_given_a_chat_url_that_refuses_the_message_then_it_fails_for_good_and_is
         assert AlertSender(ctx.gateway, ctx.store, {"slack": slack.url()}).run_once().failed == 1
     [failed] = ctx.store.failed_deliveries()
     assert failed["channel"] == "slack" and "answered 404" in failed["last_error"]
+
+
+def test_given_a_delivery_that_failed_for_good_then_doctor_names_it(ctx, sandbox):
+    from connector.commands.doctor import _alerts_check
+
+    settled(ctx)
+    raise_hands(ctx, sandbox, 1)
+    sync(ctx, channels=("slack",))
+    assert _alerts_check(ctx.settings, True).ok
+    with Receiver(404) as slack:
+        AlertSender(ctx.gateway, ctx.store, {"slack": slack.url()}).run_once()
+    check = _alerts_check(ctx.settings, True)
+    assert not check.ok and "1 alert deliveries failed after every retry" in check.detail
+    assert "via slack (1 tries): ChannelError: 127.0.0.1 answered 404" in check.detail
