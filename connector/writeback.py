@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.core import properties as hp
 from connector.core import state
-from connector.core.alerts import hand_raise_action
+from connector.core.alerts import hand_raise_action, qualified_lead_actions
 from connector.core.evaluate import evaluate, reasons_text
 from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
@@ -140,10 +140,10 @@ class WritePath:
             tally.scored += 1
             tally.rebuilt += rebuilt
             if self.alert_channels:
-                action = hand_raise_action(result, history, self.rules.alerts, now.timestamp())
-                if action is not None:
-                    actions.append(NewAlert(cid, action.key, action.title, action.body,
-                                            props.get(OWNER) or None, int(action.due_at * 1000)))
+                found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
+                         *qualified_lead_actions(result, props, self.rules, now.timestamp())]
+                actions += [NewAlert(cid, a.key, a.title, a.body, props.get(OWNER) or None, int(a.due_at * 1000))
+                            for a in found if a is not None]
             if self.shadow is not None:
                 scored.append((cid, props, result.score))
             if on_contact is not None:

@@ -219,6 +219,10 @@ def _candidate_config(current: Mapping, features: Sequence[Feature], points: np.
     rules["fit"], rules["engagement"] = sections["fit"], sections["engagement"]
     data["rules"] = rules
     data.pop("groups", None)  # learned points already account for rules that fire together
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict) and alerts.get("for_mqls"):
+        kept = {spec["name"] for specs in sections.values() for spec in specs}
+        alerts["for_mqls"] = [n for n in alerts["for_mqls"] if n in kept]  # a rule dropped alerts no one
     data["caps"] = {"total": 100}
     policy = dict(data.get("policy") or {})
     policy["fit_minimum"] = 0  # the learned points weigh fit already; no separate gate was learned

@@ -90,6 +90,9 @@ class Alerts:
     hand_raise: bool
     task_due_seconds: float  # the task is due this long after the action
     max_age_seconds: float  # an action older than this when the connector first sees it: no alert
+    # Condition rules (with a date_property) that alert when they fire for a contact already
+    # qualified (an MQL or later, before customer): e.g. a pricing-page visit by an MQL.
+    for_mqls: tuple[str, ...] = ()
 
 
 def _compiled(default=None):

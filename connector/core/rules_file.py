@@ -166,7 +166,7 @@ class _Parser:
         engagement_bands = self.bands(grade, "engagement", (40.0, 15.0))
 
         policy = self.policy(self.mapping(data.get("policy"), "policy"))
-        alerts = self.alerts(data["alerts"]) if data.get("alerts") is not None else None
+        alerts = self.alerts(data["alerts"], sections) if data.get("alerts") is not None else None
         warnings: list[Problem] = []
         if not self.problems and policy is not None:
             warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
@@ -182,17 +182,24 @@ class _Parser:
             alerts=alerts,
         )
 
-    def alerts(self, value: Any) -> Alerts | None:
+    def alerts(self, value: Any, sections: dict[str, tuple[Rule, ...]]) -> Alerts | None:
         w = "alerts"
         data = self.mapping(value, w)
-        self.keys(data, ("hand_raise", "task_due_hours", "max_age_hours"), w)
+        self.keys(data, ("hand_raise", "task_due_hours", "max_age_hours", "for_mqls"), w)
+        dated = {r.name for section in ("fit", "engagement") for r in sections[section]
+                 if r.condition is not None and r.date_property}
+        for_mqls = self.texts(data, "for_mqls", w, ())
+        for i, name in enumerate(for_mqls):
+            if name not in dated:
+                self.bad(f"{w}.for_mqls[{i}]", f"{name!r} is not a condition rule with a date_property "
+                                               f"(those: {', '.join(sorted(dated)) or 'none'})")
         hand_raise = data.get("hand_raise", True)
         if not isinstance(hand_raise, bool):
             self.bad(f"{w}.hand_raise", f"must be true or false, got {hand_raise!r}")
             hand_raise = False
         due = self.number(data, "task_due_hours", w, 4.0, positive=True)
         max_age = self.number(data, "max_age_hours", w, 24.0, positive=True)
-        return Alerts(hand_raise, due * 3600.0, max_age * 3600.0)
+        return Alerts(hand_raise, due * 3600.0, max_age * 3600.0, tuple(for_mqls))
 
     def groups(self, data: dict) -> dict[str, Group]:
         groups: dict[str, Group] = {}

@@ -195,3 +195,45 @@ def test_given_a_delivery_that_failed_for_good_then_doctor_names_it(ctx, sandbox
     check = _alerts_check(ctx.settings, True)
     assert not check.ok and "1 alert deliveries failed after every retry" in check.detail
     assert "via slack (1 tries): ChannelError: 127.0.0.1 answered 404" in check.detail
+
+
+def test_given_an_mql_back_on_the_pricing_page_then_one_alert_per_visit_and_none_for_a_new_lead():
+    from connector.core.alerts import qualified_lead_actions
+    from connector.core.evaluate import evaluate
+    from connector.core.model import Contact
+    from connector.core.rules_file import load_rules
+    from tests.support.paths import DEFAULT_CONFIG
+
+    rules = load_rules(DEFAULT_CONFIG)
+    assert rules.alerts is not None and rules.alerts.for_mqls == ("pricing_page",)
+    from datetime import UTC, datetime
+
+    now = datetime.fromtimestamp(NOW, UTC)
+    visit = {"hs_analytics_last_url": "https://x.com/pricing", "hs_analytics_last_visit_timestamp": iso(NOW - 600)}
+
+    def actions(props):
+        return qualified_lead_actions(evaluate(Contact("1", props), History.empty(), rules, now), props, rules, NOW)
+
+    [action] = actions({**visit, "hs_lead_status": "MQL", "lifecyclestage": "marketingqualifiedlead"})
+    assert action.title == "MQL active again: Visited the pricing page"
+    assert actions({**visit, "lifecyclestage": "lead"}) == []  # not qualified: scoring's job, not an alert
+    later = {**visit, "hs_analytics_last_visit_timestamp": iso(NOW - 60), "lifecyclestage": "opportunity"}
+    assert actions(later)[0].key != action.key  # another visit, another alert
+    old = {**visit, "hs_analytics_last_visit_timestamp": iso(NOW - 3 * 86400), "lifecyclestage": "opportunity"}
+    assert actions(old) == []
+
+
+def test_given_for_mqls_naming_a_rule_without_a_date_then_the_config_is_refused_with_the_place():
+    import pytest
+
+    from connector.core.rules_file import parse_rules
+    from connector.errors import ConfigError
+
+    config = {"version": 1, "rules": {"fit": [{"name": "vp", "label": "VP", "property": "jobtitle",
+                                               "regex": "vp", "points": 5}]},
+              "alerts": {"for_mqls": ["vp", "pricing_pag"]}}
+    with pytest.raises(ConfigError) as e:
+        parse_rules(config, "s.yaml")
+    text = "\n".join(str(p) for p in e.value.problems)
+    assert "alerts.for_mqls[0]: 'vp' is not a condition rule with a date_property" in text
+    assert "alerts.for_mqls[1]: 'pricing_pag'" in text
