@@ -135,6 +135,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from connector.context import build_context, check_portal, preflight
+    from connector.handoff.assign import assigner_for
     from connector.handoff.sender import alert_channels, sender_for
     from connector.progress import ProgressBar
     from connector.store import lock_holder
@@ -149,7 +150,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None,
                   before_first_write=lambda: check_portal(ctx), shadow=ctx.shadow,
-                  alert_channels=alert_channels(ctx.settings, ctx.rules))
+                  alert_channels=alert_channels(ctx.settings, ctx.rules), assigner=assigner_for(ctx))
     try:
         if args.dry_run:
             summary = job.run(full=args.full)

@@ -23,6 +23,7 @@ from connector.core import properties as hp
 from connector.core.rules import RuleSet
 from connector.errors import StoreError
 from connector.gateway import BATCH_SIZE, Gateway
+from connector.handoff.assign import Assigner
 from connector.shadow import ShadowScorer
 from connector.store import QueuedEvent, Store, lock_holder
 from connector.writeback import RunCounts, WritePath
@@ -62,12 +63,13 @@ class WebhookConsumer:
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, batch_size: int = 500,
                  lease_ms: int = 30_000, worker_id: str | None = None, clock: Callable[[], float] = time.time,
                  app_id: str | None = None, shadow: ShadowScorer | None = None,
-                 alert_channels: Sequence[str] = ()):
+                 alert_channels: Sequence[str] = (), assigner: Assigner | None = None):
         """`app_id`: this connector's HubSpot app (asked of HubSpot on first need when None).
         `shadow`: score with a candidate config too (connector/shadow.py)."""
         self.store = store
         self.gateway = gateway
-        self.path = WritePath(gateway, store, rules, clock=clock, shadow=shadow, alert_channels=alert_channels)
+        self.path = WritePath(gateway, store, rules, clock=clock, shadow=shadow, alert_channels=alert_channels,
+                              assigner=assigner)
         self.batch_size = batch_size
         self.lease_ms = lease_ms
         self.worker_id = worker_id or lock_holder()

@@ -475,6 +475,19 @@ class Gateway:
         self._token_info[access_token] = info
         return info
 
+    def list_owners(self) -> list[dict]:
+        """Every active owner (https://developers.hubspot.com/docs/api/crm/owners), all pages."""
+        owners: list[dict] = []
+        after: str | None = None
+        while True:
+            page_kw = {"limit": 500, **({"after": after} if after else {})}
+            data = self._call("owners", _Request("GET", "/crm/v3/owners"),
+                              lambda page_kw=page_kw, **kw: self._owners.get_page(**page_kw, **kw))
+            owners += data.get("results") or []
+            after = (data.get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return owners
+
     def get_owner(self, owner_id: str) -> dict | None:
         try:
             return self._call("owners", _Request("GET", f"/crm/v3/owners/{owner_id}"),

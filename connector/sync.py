@@ -23,6 +23,7 @@ from connector.core import properties as hp
 from connector.core.rules import RuleSet
 from connector.core.values import parse_instant
 from connector.gateway import BATCH_SIZE, Gateway
+from connector.handoff.assign import Assigner
 from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Run, Store
 from connector.writeback import RunCounts, WritePath
@@ -79,7 +80,8 @@ class SyncJob:
                  writers: int = 2, progress: Callable[[int, int], None] | None = None,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
                  before_first_write: Callable[[], None] | None = None,
-                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = ()):
+                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = (),
+                 assigner: Assigner | None = None):
         """`before_first_write`: run once, before the first page with a planned write is committed
         (the portal check: a run with nothing to write makes no call for it). `shadow`: score
         with a candidate config too (not in a dry run: a dry run keeps nothing)."""
@@ -95,7 +97,8 @@ class SyncJob:
         self.path = WritePath(gateway, store, rules, clock=clock,
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
                               shadow=None if dry_run else shadow,
-                              alert_channels=() if dry_run else alert_channels)
+                              alert_channels=() if dry_run else alert_channels,
+                              assigner=None if dry_run else assigner)
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()

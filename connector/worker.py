@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connector.consumer import WebhookConsumer
 from connector.errors import ConnectorError, DailyLimitError
+from connector.handoff.assign import assigner_for
 from connector.handoff.sender import alert_channels, sender_for
 from connector.store import lock_holder
 from connector.sync import SyncJob
@@ -37,8 +38,9 @@ class Worker:
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.channels = alert_channels(ctx.settings, ctx.rules)
+        self.assigner = assigner_for(ctx)
         self.consumer = WebhookConsumer(ctx.gateway, ctx.store, ctx.rules, shadow=ctx.shadow,
-                                        alert_channels=self.channels)
+                                        alert_channels=self.channels, assigner=self.assigner)
         self._thread = threading.Thread(target=self._consume_forever, name="webhook-consumer", daemon=True)
         self._alerts = threading.Thread(target=self._send_alerts_forever, name="alert-sender", daemon=True)
 
@@ -81,7 +83,8 @@ class Worker:
                     return
                 summary = SyncJob(self.ctx.gateway, self.ctx.store, self.ctx.rules,
                                   overlap_s=self.ctx.settings.search_overlap_minutes * 60,
-                                  shadow=self.ctx.shadow, alert_channels=self.channels).run(full=full)
+                                  shadow=self.ctx.shadow, alert_channels=self.channels,
+                                  assigner=self.assigner).run(full=full)
                 log.info(summary.line())
         except DailyLimitError as exc:
             log.error("sync stopped: %s", exc)

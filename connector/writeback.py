@@ -25,6 +25,7 @@ from connector.core.rules import RuleSet
 from connector.core.values import format_instant, same_instant, same_number
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
+from connector.handoff.assign import Assigner
 from connector.shadow import ShadowScorer
 from connector.store import NewAlert, PlannedWrite, Store
 
@@ -95,20 +96,22 @@ class WritePath:
 
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
-                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = ()):
+                 shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = (),
+                 assigner: Assigner | None = None):
         """`shadow`: also score every contact with a candidate config, kept in the store.
         `alert_channels`: where the config's alerts go ("task", "slack", "teams"); none: no alerts
-        (a dry run records none)."""
+        (a dry run records none). `assigner`: gives each new MQL without an owner one."""
         self.gateway = gateway
         self.store = store
         self.rules = rules
         self.clock = clock
         self.keep_planned = keep_planned
         self.shadow = shadow
+        self.assigner = assigner
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
-                                 | ({OWNER} if self.alert_channels else set()))
+                                 | ({OWNER} if self.alert_channels or assigner else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -139,16 +142,22 @@ class WritePath:
             tally.pulled += 1
             tally.scored += 1
             tally.rebuilt += rebuilt
-            if self.alert_channels:
-                found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
-                         *qualified_lead_actions(result, props, self.rules, now.timestamp())]
-                actions += [NewAlert(cid, a.key, a.title, a.body, props.get(OWNER) or None, int(a.due_at * 1000))
-                            for a in found if a is not None]
             if self.shadow is not None:
                 scored.append((cid, props, result.score))
             if on_contact is not None:
                 on_contact(props)
             changes = dict(result.changes)
+            if self.assigner is not None and changes.get(hp.LEAD_STATUS) == self.rules.policy.mql_status \
+                    and not (props.get(OWNER) or "").strip():
+                owner = self.assigner.assign()  # never for a contact that has an owner
+                if owner is not None:
+                    changes[OWNER] = owner
+            if self.alert_channels:
+                found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
+                         *qualified_lead_actions(result, props, self.rules, now.timestamp())]
+                owner_now = changes.get(OWNER) or props.get(OWNER) or None
+                actions += [NewAlert(cid, a.key, a.title, a.body, owner_now, int(a.due_at * 1000))
+                            for a in found if a is not None]
             # The connector's state rides along with every write, and alone when what it has
             # counted changed: HubSpot keeps what the store would (connector/core/state.py).
             kept = state.wanted(props.get(hp.STATE), result.history, writing=bool(changes))

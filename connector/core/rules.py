@@ -95,6 +95,16 @@ class Alerts:
     for_mqls: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who gets an MQL that has no owner: least assigned first (by count over weight), among the
+    active owners listed or on the team; a contact with an owner is never reassigned."""
+
+    owners: tuple[str, ...]
+    team: str | None
+    weights: Mapping[str, float]
+
+
 def _compiled(default=None):
     """A RuleSet field derived in __post_init__ (so `dataclasses.replace` rebuilds it), left out
     of equality and repr."""
@@ -122,6 +132,7 @@ class RuleSet:
     # sync and doctor; not part of the config's value.
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     alerts: Alerts | None = None  # None: no alerts (the config has no `alerts` section)
+    assignment: Assignment | None = None  # None: MQLs keep whatever owner they have
     # Condition rules compiled for speed (connector.core.matcher); not part of the config's value.
     fit_matcher: Matcher = _compiled()
     engagement_matcher: Matcher = _compiled()

@@ -20,7 +20,7 @@ import yaml
 from connector.core import properties as hp
 from connector.core.conditions import OPERATORS, compile_condition
 from connector.core.model import LIFECYCLE_ORDER, Reason
-from connector.core.rules import DAY, Alerts, Group, Policy, Recycle, Rule, RuleSet
+from connector.core.rules import DAY, Alerts, Assignment, Group, Policy, Recycle, Rule, RuleSet
 from connector.core.values import round_half_up
 from connector.errors import ConfigError, Problem
 
@@ -133,7 +133,7 @@ class _Parser:
         if not isinstance(data, dict):
             self.bad("", f"the scoring config must be a YAML mapping, got {_kind(data)}")
             raise ConfigError(self.problems)
-        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts"), "")
+        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts", "assignment"), "")
         if data.get("version", 1) != 1:
             self.bad("version", f"unsupported version {data['version']!r} (this connector reads 1)")
 
@@ -167,6 +167,7 @@ class _Parser:
 
         policy = self.policy(self.mapping(data.get("policy"), "policy"))
         alerts = self.alerts(data["alerts"], sections) if data.get("alerts") is not None else None
+        assignment = self.assignment(data["assignment"]) if data.get("assignment") is not None else None
         warnings: list[Problem] = []
         if not self.problems and policy is not None:
             warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
@@ -179,8 +180,28 @@ class _Parser:
             engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
             fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
             contact_properties=_contact_properties(sections, policy), warnings=tuple(warnings),
-            alerts=alerts,
+            alerts=alerts, assignment=assignment,
         )
+
+    def assignment(self, value: Any) -> Assignment | None:
+        w = "assignment"
+        data = self.mapping(value, w)
+        self.keys(data, ("owners", "team", "weights"), w)
+        raw = data.get("owners") or []
+        if not isinstance(raw, list):
+            self.bad(f"{w}.owners", f"must be a list of HubSpot owner ids, got {_kind(raw)}")
+            raw = []
+        owners = tuple(str(o).strip() for o in raw if str(o).strip())
+        team = self.text(data, "team", w, None)
+        if not owners and not team:
+            self.bad(w, "needs owners (a list of owner ids) or team (a HubSpot team name)")
+        weights: dict[str, float] = {}
+        for owner, weight in self.mapping(data.get("weights"), f"{w}.weights").items():
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
+                self.bad(f"{w}.weights.{owner}", f"must be a number above 0, got {weight!r}")
+            else:
+                weights[str(owner)] = float(weight)
+        return Assignment(owners, team, weights)
 
     def alerts(self, value: Any, sections: dict[str, tuple[Rule, ...]]) -> Alerts | None:
         w = "alerts"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from connector.store.database import Database, _insert_ignore
-from connector.store.schema import alert_deliveries, alerts
+from connector.store.schema import alert_deliveries, alerts, assignments
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,19 @@ class Alerts(Database):
                 sa.select(t.c.contact_id, t.c.title, d.c.channel, d.c.attempts, d.c.last_error)
                 .join(t, t.c.id == d.c.alert_id).where(d.c.status == "failed")
                 .order_by(d.c.alert_id.desc()).limit(limit)).mappings()]
+
+    # -- round-robin assignment ---------------------------------------------------------------
+
+    def assignment_counts(self) -> dict[str, tuple[int, int]]:
+        """owner id -> (MQLs assigned, when last)."""
+        with self._connect() as conn:
+            return {r.owner_id: (int(r.assigned), int(r.last_at))
+                    for r in conn.execute(sa.select(assignments))}
+
+    def record_assignment(self, owner_id: str, now: int) -> None:
+        with self._begin() as conn:
+            updated = conn.execute(assignments.update().where(assignments.c.owner_id == owner_id).values(
+                assigned=assignments.c.assigned + 1, last_at=now)).rowcount
+            if not updated:
+                conn.execute(_insert_ignore(self.dialect, assignments),
+                             [{"owner_id": owner_id, "assigned": 1, "last_at": now}])

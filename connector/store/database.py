@@ -16,6 +16,7 @@ from connector.store.schema import (
     SCHEMA_VERSION,
     alert_deliveries,
     alerts,
+    assignments,
     history_cache,
     history_reads,
     job_locks,
@@ -74,7 +75,7 @@ class Database:
                     sa.Index("ix_runs_status_kind", runs.c.status, runs.c.kind).create(conn)
             if version < 4:
                 metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores, alerts,
-                                                  alert_deliveries])
+                                                  alert_deliveries, assignments])
             # Later versions append their DDL here: `if version < 5: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])

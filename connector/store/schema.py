@@ -192,3 +192,12 @@ alert_deliveries = sa.Table(
     sa.Column("done_at", sa.BigInteger),
     sa.Index("ix_alert_deliveries_status_next", "status", "next_try_at"),
 )
+
+# Round-robin assignment (added in version 4): per owner, how many MQLs the connector assigned and
+# when it last did, so the next unowned MQL goes to the least assigned (by weight).
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("owner_id", sa.String(32), primary_key=True),
+    sa.Column("assigned", sa.Integer, nullable=False),
+    sa.Column("last_at", sa.BigInteger, nullable=False),
+)
