@@ -81,3 +81,12 @@ def test_given_assignment_without_owners_or_team_or_with_a_bad_weight_then_refus
     text = "\n".join(str(p) for p in e.value.problems)
     assert "assignment: needs owners (a list of owner ids) or team" in text
     assert "assignment.weights.52550100: must be a number above 0, got 0" in text
+
+
+def test_given_a_team_then_its_active_members_take_turns(ctx, sandbox):
+    from connector.core.rules import Assignment
+
+    team = [str(o["id"]) for o in sandbox.portal.owners if any(t["name"] == "Inbound SDRs" for t in o["teams"])]
+    assigner = Assigner(ctx.gateway, ctx.store, Assignment((), "Inbound SDRs", {}))
+    assert len(team) == 3 and assigner.active() == sorted(team)
+    assert sorted(assigner.assign() for _ in range(6)) == sorted(team * 2)
