@@ -22,6 +22,7 @@ from connector.consumer import WebhookConsumer
 from connector.errors import ConnectorError, DailyLimitError
 from connector.handoff.assign import assigner_for
 from connector.handoff.sender import alert_channels, sender_for
+from connector.handoff.sla import escalate
 from connector.store import lock_holder
 from connector.sync import SyncJob
 
@@ -54,6 +55,9 @@ class Worker:
         # Handled events are kept two days to recognise HubSpot's redeliveries (it retries for
         # about a day: docs/hubspot-facts.md, "Webhooks"), then dropped.
         self.scheduler.add_job(self.purge, "interval", hours=6, id="purge-events", max_instances=1, coalesce=True)
+        if self.ctx.rules.sla is not None:
+            self.scheduler.add_job(self.escalate, "interval", minutes=1, id="sla-escalations", max_instances=1,
+                                   coalesce=True)
         self.scheduler.start()
         self._thread.start()
         if self.channels:
@@ -100,6 +104,15 @@ class Worker:
             return False
         period_s = _cron_period_s(self.full_trigger) if full else self.ctx.settings.sync_interval_minutes * 60
         return time.time() * 1000 - last < period_s * 1000 / 2
+
+    def escalate(self) -> None:
+        """MQLs past their SLA without a sales touch: the next escalation, once per stage."""
+        try:
+            made = escalate(self.ctx.store, self.ctx.rules, self.channels, time.time())
+            if made:
+                log.info("SLA: %d escalation(s) recorded", made)
+        except ConnectorError as exc:
+            log.error("SLA escalation check failed: %s (tried again in a minute)", exc)
 
     def purge(self) -> None:
         try:

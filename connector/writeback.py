@@ -22,6 +22,7 @@ from connector.core.alerts import hand_raise_action, qualified_lead_actions
 from connector.core.evaluate import evaluate, reasons_text
 from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
+from connector.core.sla import TOUCH_PROPERTIES, touched_at
 from connector.core.values import format_instant, same_instant, same_number
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
@@ -111,7 +112,8 @@ class WritePath:
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
-                                 | ({OWNER} if self.alert_channels or assigner else set()))
+                                 | ({OWNER} if self.alert_channels or assigner else set())
+                                 | (set(TOUCH_PROPERTIES) if rules.sla is not None else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -126,6 +128,8 @@ class WritePath:
         unchanged: dict[str, dict] = {}
         scored: list[tuple[str, dict, Score]] = []
         actions: list[NewAlert] = []
+        clocks: list[tuple[str, int, str | None]] = []  # SLA clocks this page starts
+        seen: dict[str, tuple[dict, History]] = {}
         for raw in contacts:
             cid = str(raw["id"])
             props = raw.get("properties") or {}
@@ -152,6 +156,10 @@ class WritePath:
                 owner = self.assigner.assign()  # never for a contact that has an owner
                 if owner is not None:
                     changes[OWNER] = owner
+            if self.rules.sla is not None:
+                seen[cid] = (props, history)
+                if changes.get(hp.LEAD_STATUS) == self.rules.policy.mql_status:
+                    clocks.append((cid, now_ms, changes.get(OWNER) or props.get(OWNER) or None))
             if self.alert_channels:
                 found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
                          *qualified_lead_actions(result, props, self.rules, now.timestamp())]
@@ -183,9 +191,25 @@ class WritePath:
             # Before the page's writes: an alert must not wait for them, and it is recorded once
             # whatever happens to them (the store keeps one per contact and action).
             tally.alerts += self.store.add_alerts(actions, self.alert_channels, now_ms)
+        if self.rules.sla is not None and seen:
+            self._clocks(clocks, seen, now_ms)
         if self.shadow is not None and scored:
             self._shadow(scored, now)
         return planned, unchanged
+
+    def _clocks(self, started: list[tuple[str, int, str | None]], seen: dict[str, tuple[dict, History]],
+                now_ms: int) -> None:
+        """Start the SLA clock of new MQLs; stop running ones at the first sales touch: a logged call,
+        meeting, email or note (HubSpot's rollups), or a lead status a person changed from MQL."""
+        self.store.start_clocks(started)
+        for clock in self.store.running_clocks(list(seen)):
+            props, history = seen[clock["contact_id"]]
+            when = touched_at(props, clock["mql_at"] / 1000)
+            status = (props.get(hp.LEAD_STATUS) or "").strip()
+            by_person = history.status_written == self.rules.policy.mql_status and \
+                status not in ("", self.rules.policy.mql_status)
+            if when is not None or by_person:
+                self.store.stop_clock(clock["contact_id"], int(when * 1000) if when is not None else now_ms)
 
     def _shadow(self, scored: list[tuple[str, dict, Score]], now: datetime) -> None:
         """Shadow scores are a measurement: a failure to keep them is logged, never a failed run."""

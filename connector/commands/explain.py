@@ -8,6 +8,7 @@ from connector.core import properties as hp
 from connector.core.evaluate import evaluate
 from connector.core.model import Contact
 from connector.core.rules import RuleSet
+from connector.core.values import format_instant
 from connector.errors import HubSpotError, NotFoundError
 from connector.gateway import Gateway
 from connector.store import Store
@@ -42,8 +43,23 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
         "decision": {"action": d.action, "why": d.why, "lead_status": d.lead_status,
                      "lifecycle_stage": d.lifecycle_stage, "qualified": d.qualified},
         "would_write": result.changes,
+        "sla": _clock(store.clock_of(cid), now.timestamp()),
         "history": store.audit_for(cid, limit=40),
     }
+
+
+def _clock(clock: dict | None, now: float) -> dict | None:
+    """The MQL -> first touch clock: time to first touch, or how long it has been waiting."""
+    if clock is None:
+        return None
+    mql_at = clock["mql_at"] / 1000
+    out = {"mql_at": format_instant(mql_at), "escalations_sent": clock["stages_done"]}
+    if clock["first_touch_at"] is not None:
+        out["first_touch_at"] = format_instant(clock["first_touch_at"] / 1000)
+        out["hours_to_first_touch"] = round((clock["first_touch_at"] / 1000 - mql_at) / 3600, 2)
+    else:
+        out["waiting_hours"] = round((now - mql_at) / 3600, 2)
+    return out
 
 
 def _owner_name(gateway: Gateway, owner_id: str | None) -> str | None:
@@ -76,6 +92,13 @@ def render(report: dict) -> str:
     if report["would_write"]:
         lines.append("  a sync now would write:")
         lines += [f"    {k} = {v}" for k, v in report["would_write"].items() if k != hp.REASONS]
+    sla = report.get("sla")
+    if sla:
+        if "hours_to_first_touch" in sla:
+            lines.append(f"  SLA: MQL {sla['mql_at']}, first sales touch {sla['hours_to_first_touch']:g} h later")
+        else:
+            lines.append(f"  SLA: MQL {sla['mql_at']}, no sales touch yet ({sla['waiting_hours']:g} h; "
+                         f"{sla['escalations_sent']} escalation(s) sent)")
     if report["history"]:
         lines.append("  recent changes by the connector:")
         shown = (hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, hp.SCORE, hp.GRADE, hp.PATH)

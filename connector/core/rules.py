@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from connector.core.conditions import Condition
 from connector.core.matcher import Matcher
 from connector.core.model import Reason
+from connector.core.sla import Sla
 from connector.errors import Problem
 
 DAY = 86400.0
@@ -133,6 +134,7 @@ class RuleSet:
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     alerts: Alerts | None = None  # None: no alerts (the config has no `alerts` section)
     assignment: Assignment | None = None  # None: MQLs keep whatever owner they have
+    sla: Sla | None = None  # None: no MQL -> first-touch clock
     # Condition rules compiled for speed (connector.core.matcher); not part of the config's value.
     fit_matcher: Matcher = _compiled()
     engagement_matcher: Matcher = _compiled()

@@ -21,6 +21,7 @@ from connector.core import properties as hp
 from connector.core.conditions import OPERATORS, compile_condition
 from connector.core.model import LIFECYCLE_ORDER, Reason
 from connector.core.rules import DAY, Alerts, Assignment, Group, Policy, Recycle, Rule, RuleSet
+from connector.core.sla import BusinessHours, Escalation, Sla
 from connector.core.values import round_half_up
 from connector.errors import ConfigError, Problem
 
@@ -133,7 +134,8 @@ class _Parser:
         if not isinstance(data, dict):
             self.bad("", f"the scoring config must be a YAML mapping, got {_kind(data)}")
             raise ConfigError(self.problems)
-        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts", "assignment"), "")
+        self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts", "assignment",
+                         "sla"), "")
         if data.get("version", 1) != 1:
             self.bad("version", f"unsupported version {data['version']!r} (this connector reads 1)")
 
@@ -168,6 +170,7 @@ class _Parser:
         policy = self.policy(self.mapping(data.get("policy"), "policy"))
         alerts = self.alerts(data["alerts"], sections) if data.get("alerts") is not None else None
         assignment = self.assignment(data["assignment"]) if data.get("assignment") is not None else None
+        sla = self.sla(data["sla"]) if data.get("sla") is not None else None
         warnings: list[Problem] = []
         if not self.problems and policy is not None:
             warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
@@ -180,8 +183,66 @@ class _Parser:
             engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
             fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
             contact_properties=_contact_properties(sections, policy), warnings=tuple(warnings),
-            alerts=alerts, assignment=assignment,
+            alerts=alerts, assignment=assignment, sla=sla,
         )
+
+    def sla(self, value: Any) -> Sla | None:
+        w = "sla"
+        data = self.mapping(value, w)
+        self.keys(data, ("escalate", "business_hours"), w)
+        raw = data.get("escalate")
+        if not isinstance(raw, list) or not raw:
+            self.bad(f"{w}.escalate", "needs a list of {after_hours, to}: the first is the SLA itself")
+            raw = []
+        stages = []
+        for i, spec in enumerate(raw):
+            where = f"{w}.escalate[{i}]"
+            spec = self.mapping(spec, where)
+            self.keys(spec, ("after_hours", "to"), where)
+            after = self.number(spec, "after_hours", where, None, positive=True)
+            to = str(spec.get("to") or "").strip()
+            if after is None:
+                self.bad(f"{where}.after_hours", "is required (hours without a sales touch)")
+            if not to:
+                self.bad(f"{where}.to", "is required: the HubSpot owner id of whoever is told")
+            if after is not None and to:
+                stages.append(Escalation(after * 3600.0, to))
+        if [s.after_seconds for s in stages] != sorted(s.after_seconds for s in stages):
+            self.bad(f"{w}.escalate", "stages must come in growing after_hours")
+        hours = None
+        if data.get("business_hours") is not None:
+            hours = self.business_hours(self.mapping(data["business_hours"], f"{w}.business_hours"))
+        return Sla(tuple(stages), hours)
+
+    def business_hours(self, data: dict) -> BusinessHours | None:
+        w = "sla.business_hours"
+        self.keys(data, ("timezone", "days", "start", "end"), w)
+        tz = str(data.get("timezone") or "UTC")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(tz)
+        except (KeyError, ValueError):
+            self.bad(f"{w}.timezone", f"unknown time zone {tz!r} (e.g. Europe/Berlin, America/New_York)")
+        names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        days = set()
+        for d in data.get("days") or names[:5]:
+            if str(d).lower()[:3] in names:
+                days.add(names.index(str(d).lower()[:3]))
+            else:
+                self.bad(f"{w}.days", f"unknown day {d!r} (mon ... sun)")
+        minutes = []
+        for key, default in (("start", "09:00"), ("end", "17:00")):
+            text = str(data.get(key, default))
+            hh, _, mm = text.partition(":")
+            if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+                self.bad(f"{w}.{key}", f"must be HH:MM, got {text!r}")
+                minutes.append(0)
+            else:
+                minutes.append(int(hh) * 60 + int(mm))
+        if minutes[0] >= minutes[1]:
+            self.bad(w, "start must be before end")
+        return BusinessHours(tz, frozenset(days), minutes[0], minutes[1])
 
     def assignment(self, value: Any) -> Assignment | None:
         w = "assignment"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from connector.store.database import Database, _insert_ignore
-from connector.store.schema import alert_deliveries, alerts, assignments
+from connector.store.schema import alert_deliveries, alerts, assignments, sla_clocks
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,37 @@ class Alerts(Database):
             if not updated:
                 conn.execute(_insert_ignore(self.dialect, assignments),
                              [{"owner_id": owner_id, "assigned": 1, "last_at": now}])
+
+    # -- the MQL -> first touch clock ---------------------------------------------------------
+
+    def start_clocks(self, started: Sequence[tuple[str, int, str | None]]) -> None:
+        """(contact, MQL time, owner) for new MQLs; a contact whose clock runs keeps it."""
+        if started:
+            with self._begin() as conn:
+                conn.execute(_insert_ignore(self.dialect, sla_clocks), [
+                    {"contact_id": c, "mql_at": at, "owner_id": o, "first_touch_at": None, "stages_done": 0}
+                    for c, at, o in started])
+
+    def running_clocks(self, contact_ids: Sequence[str] | None = None, limit: int = 1000) -> list[dict]:
+        """Clocks not stopped by a touch (of these contacts, or all)."""
+        q = sa.select(sla_clocks).where(sla_clocks.c.first_touch_at.is_(None))
+        if contact_ids is not None:
+            q = q.where(sla_clocks.c.contact_id.in_(list(contact_ids)))
+        with self._connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(sla_clocks.c.mql_at).limit(limit)).mappings()]
+
+    def stop_clock(self, contact_id: str, touched_at: int) -> None:
+        with self._begin() as conn:
+            conn.execute(sla_clocks.update().where((sla_clocks.c.contact_id == contact_id)
+                                                   & sla_clocks.c.first_touch_at.is_(None))
+                         .values(first_touch_at=touched_at))
+
+    def escalated(self, contact_id: str, stages_done: int) -> None:
+        with self._begin() as conn:
+            conn.execute(sla_clocks.update().where(sla_clocks.c.contact_id == contact_id)
+                         .values(stages_done=stages_done))
+
+    def clock_of(self, contact_id: str) -> dict | None:
+        with self._connect() as conn:
+            row = conn.execute(sa.select(sla_clocks).where(sla_clocks.c.contact_id == contact_id)).mappings().first()
+        return dict(row) if row else None

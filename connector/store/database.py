@@ -25,6 +25,7 @@ from connector.store.schema import (
     runs,
     schema_meta,
     shadow_scores,
+    sla_clocks,
 )
 
 
@@ -75,7 +76,7 @@ class Database:
                     sa.Index("ix_runs_status_kind", runs.c.status, runs.c.kind).create(conn)
             if version < 4:
                 metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores, alerts,
-                                                  alert_deliveries, assignments])
+                                                  alert_deliveries, assignments, sla_clocks])
             # Later versions append their DDL here: `if version < 5: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])

@@ -201,3 +201,14 @@ assignments = sa.Table(
     sa.Column("assigned", sa.Integer, nullable=False),
     sa.Column("last_at", sa.BigInteger, nullable=False),
 )
+
+# The MQL -> first sales touch clock (added in version 4): started when the connector makes a
+# contact an MQL, stopped at the first touch; `stages_done` escalations were sent (once each).
+sla_clocks = sa.Table(
+    "sla_clocks", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("mql_at", sa.BigInteger, nullable=False),
+    sa.Column("owner_id", sa.String(32)),
+    sa.Column("first_touch_at", sa.BigInteger),
+    sa.Column("stages_done", sa.Integer, nullable=False, default=0),
+)

@@ -63,7 +63,8 @@ def test_given_an_older_release_stamped_2_over_a_version_3_store_when_upgraded_a
 
 def test_given_a_version_3_store_when_upgraded_then_the_calibration_and_shadow_tables_appear(store):
     with store.engine.begin() as conn:  # back to version 3: no history cache, no shadow scores
-        for table in ("history_cache", "history_reads", "shadow_scores", "alerts", "alert_deliveries", "assignments"):
+        for table in ("history_cache", "history_reads", "shadow_scores", "alerts", "alert_deliveries", "assignments",
+                      "sla_clocks"):
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(schema_meta.update().values(value="3"))
     assert store.upgrade() == 4 and store.schema_version() == 4
