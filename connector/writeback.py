@@ -23,7 +23,7 @@ from connector.core.evaluate import evaluate, reasons_text
 from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
 from connector.core.sla import TOUCH_PROPERTIES, touched_at
-from connector.core.values import format_instant, same_instant, same_number
+from connector.core.values import format_instant, parse_instant, same_instant, same_number
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.handoff.assign import Assigner
@@ -113,7 +113,7 @@ class WritePath:
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
                                  | ({OWNER} if self.alert_channels or assigner else set())
-                                 | (set(TOUCH_PROPERTIES) if rules.sla is not None else set()))
+                                 | ({*TOUCH_PROPERTIES, "createdate"} if rules.sla is not None else set()))
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
@@ -158,7 +158,11 @@ class WritePath:
                     changes[OWNER] = owner
             if self.rules.sla is not None:
                 seen[cid] = (props, history)
-                if changes.get(hp.LEAD_STATUS) == self.rules.policy.mql_status:
+                # Not on a first sight of an old contact: the install's first sync would start clocks
+                # for every backlog MQL at once, and escalate them all a few hours later.
+                created = parse_instant(props.get("createdate"))
+                fresh = history.at is not None or (created is not None and now_ms / 1000 - created <= 86_400)
+                if changes.get(hp.LEAD_STATUS) == self.rules.policy.mql_status and fresh:
                     clocks.append((cid, now_ms, changes.get(OWNER) or props.get(OWNER) or None))
             if self.alert_channels:
                 found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
