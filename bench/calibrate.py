@@ -52,6 +52,7 @@ from connector.calibrate import candidates as cands  # noqa: E402
 from connector.calibrate import learn  # noqa: E402
 from connector.calibrate.features import features_of, matrix  # noqa: E402
 from connector.calibrate.outcomes import Example  # noqa: E402
+from connector.calibrate.pipeline import _sign as sign_of  # noqa: E402  (the learner's own sign rule)
 from connector.calibrate.timeline import Timeline  # noqa: E402
 from connector.core.model import Contact, History  # noqa: E402
 from connector.core.rules_file import load_rules  # noqa: E402
@@ -156,8 +157,7 @@ def main() -> int:
     print(f"  oracle (LR fitted on the truth, same {len(features)} features, out-of-fold) AUC {oracle_auc:.3f}")
     print(f"  truth's own propensity AUC {roc_auc_score(y, [truth[c]['propensity'] for c in ids]):.3f}")
     sold = np.array([(contacts[c].get("lifecyclestage") or "") in SOLD for c in every], dtype=int)
-    signs = [0 if not f.current else (1 if float(f.spec.get("per_unit", f.spec.get("points", 0))) > 0 else -1)
-             for f in features]
+    signs = [sign_of(f) for f in features]
     naive = learn.fit(x_all, sold, signs, args.budget)
     print(f"  naive learner (today's values, label = stage today, same learner and budget) AUC "
           f"{roc_auc_score(y, x @ naive.coef):.3f}")

@@ -6,19 +6,12 @@ import json
 import urllib.request
 from collections import Counter
 
-import yaml
-
-from connector.commands.setup import run_setup
-from connector.context import Context
 from connector.core.assign import next_owner
 from connector.core.rules_file import parse_rules
-from connector.gateway import Gateway
 from connector.handoff.assign import Assigner
 from connector.sandbox.server import Sandbox, SandboxConfig
-from connector.settings import Settings
-from connector.store import Store
 from connector.sync import SyncJob
-from tests.support.paths import DEFAULT_CONFIG
+from tests.handoff.conftest import packaged_with
 from tests.support.sandbox import activity, demo_request, hand_raise_candidates
 
 
@@ -31,16 +24,8 @@ def test_given_counts_and_weights_then_the_least_loaded_owner_is_next():
 def test_given_300_unowned_mqls_over_3_owners_with_one_deactivated_half_way_then_an_even_split(tmp_path):
     with Sandbox(SandboxConfig(contacts=2500, seed=3, tier="unlimited")) as sb:
         owners = [o["id"] for o in sb.portal.owners[:3]]
-        config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-        config["assignment"] = {"owners": owners}
-        rules = parse_rules(config, "with-assignment")
-        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url,
-                            database_url=f"sqlite:///{tmp_path / 's.db'}", hubspot_requests_per_10s=1000,
-                            hubspot_search_per_second=1000)
-        store = Store(settings.sqlalchemy_url)
-        store.upgrade()
-        ctx = Context(settings, rules, store, Gateway.from_settings(settings))
-        run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+        ctx = packaged_with(sb, tmp_path, assignment={"owners": owners})
+        rules, store = ctx.rules, ctx.store
 
         def job():
             return SyncJob(ctx.gateway, ctx.store, ctx.rules, assigner=Assigner(ctx.gateway, ctx.store,

@@ -7,17 +7,12 @@ import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import yaml
-
 from connector.commands.explain import explain_contact
-from connector.commands.setup import run_setup
-from connector.context import Context
 from connector.core.rules_file import parse_rules
 from connector.core.sla import BusinessHours, Escalation, Sla, due, elapsed, touched_at
 from connector.handoff.sla import escalate
-from connector.store import Store
 from connector.sync import SyncJob
-from tests.support.paths import DEFAULT_CONFIG
+from tests.handoff.conftest import packaged_with
 from tests.support.sandbox import activity, demo_request, hand_raise_candidates
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -66,19 +61,8 @@ def test_given_a_running_clock_then_each_stage_escalates_once_to_its_person(stor
 
 
 def test_given_a_new_mql_when_sales_logs_a_call_then_the_clock_stops_and_explain_shows_the_time(tmp_path, sandbox):
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["sla"] = {"escalate": [{"after_hours": 4, "to": sandbox.portal.owners[0]["id"]}]}
-    rules = parse_rules(config, "with-sla")
-    from connector.gateway import Gateway
-    from connector.settings import Settings
-
-    settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sandbox.base_url,
-                        database_url=f"sqlite:///{tmp_path / 's.db'}", hubspot_requests_per_10s=1000,
-                        hubspot_search_per_second=1000)
-    store = Store(settings.sqlalchemy_url)
-    store.upgrade()
-    ctx = Context(settings, rules, store, Gateway.from_settings(settings))
-    run_setup(ctx.gateway, ctx.store, ctx.rules, "pat-sandbox", dry_run=False)
+    ctx = packaged_with(sandbox, tmp_path, sla={"escalate": [{"after_hours": 4, "to": sandbox.portal.owners[0]["id"]}]})
+    rules, store = ctx.rules, ctx.store
     first = SyncJob(ctx.gateway, store, rules).run(full=True)
     assert first.mql_new > 0 and store.running_clocks() == []  # the install's backlog MQLs start no clock
     [cid] = hand_raise_candidates(sandbox)[:1]
