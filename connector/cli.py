@@ -75,11 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_shadow)
 
+    p = sub.add_parser("report", help="funnel, conversion, velocity, handoff, cost per MQL/SQL and calibration, "
+                                      "from the store (no HubSpot call)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 12 weeks or months back)")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day, included (default: today, UTC)")
+    p.add_argument("--by", choices=("week", "month"), default="month", help="period (default: month)")
+    p.add_argument("--spend", metavar="PATH", help="spend CSV (default: SPEND_FILE, config/spend.csv)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--csv", action="store_true", help="print every number as CSV: section,group,item,metric,value")
+    p.set_defaults(handler=cmd_report)
+
     p = sub.add_parser("demo", help="run everything against a built-in sandbox portal")
     p.add_argument("--contacts", type=int, default=2000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--tier", default="professional")
     p.add_argument("--seconds", type=float, default=60.0, help="how long to keep the live part running")
+    p.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                   help="keep the dashboard up this long after the live part (default: 0)")
     p.set_defaults(handler=cmd_demo)
 
     p = sub.add_parser("migrate", help="create or upgrade the state store's schema (safe on every deploy)")
@@ -112,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from connector.commands.setup import REQUIRED_SCOPES, run_setup
+    from connector.commands.setup import needed_scopes, run_setup
     from connector.context import build_context
 
     ctx = build_context()
@@ -124,7 +137,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     for line in report.warnings:
         print(f"  ! {line}")
     print("Scopes the app needs:")
-    for scope, why in REQUIRED_SCOPES.items():
+    for scope, why in needed_scopes(ctx.rules).items():
         print(f"  {scope}: {why}")
     print("Webhook subscriptions the rules need (declare them in config/hubspot-app):")
     for sub in report.subscriptions:
@@ -261,6 +274,31 @@ def cmd_shadow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Reads the store only: no HubSpot call, no token needed."""
+    import time
+
+    from connector.commands.report import load_report
+    from connector.core.rules_file import load_rules
+    from connector.report.periods import window
+    from connector.report.render import as_csv, as_text
+    from connector.store import Store
+
+    settings = Settings.from_env()
+    rules = load_rules(settings.scoring_config)
+    span = window(args.since, args.until, args.by, int(time.time() * 1000))  # a bad flag stops here
+    store = Store.from_settings(settings)
+    store.upgrade()
+    report = load_report(store, rules, span, args.spend or settings.spend_file)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif args.csv:
+        print(as_csv(report), end="")
+    else:
+        print(as_text(report), end="")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Upgrade the store's schema (the Procfile's release phase): no HubSpot call, no token needed."""
     from connector.store import Store
@@ -295,7 +333,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from connector.commands.demo import run_demo
 
-    return run_demo(contacts=args.contacts, seed=args.seed, tier=args.tier, seconds=args.seconds)
+    return run_demo(contacts=args.contacts, seed=args.seed, tier=args.tier, seconds=args.seconds, linger=args.linger)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

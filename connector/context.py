@@ -41,7 +41,7 @@ def preflight(ctx: Context, *, require_setup: bool = True, portal: bool = True) 
     """Cheap calls before any write: the token works and has the scopes; with `portal`, the
     portal check below. A sync passes `portal=False` and runs `check_portal` itself just before
     it would first plan a write, so a sync with nothing to write keeps its two-call floor."""
-    check_scopes(ctx.gateway, ctx.settings.hubspot_access_token or "")
+    check_scopes(ctx.gateway, ctx.settings.hubspot_access_token or "", ctx.rules)
     if portal:
         check_portal(ctx, require_setup=require_setup)
 

@@ -98,7 +98,7 @@ class SyncJob:
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
                               shadow=None if dry_run else shadow,
                               alert_channels=() if dry_run else alert_channels,
-                              assigner=None if dry_run else assigner)
+                              assigner=None if dry_run else assigner, keep_verdicts=not dry_run)
 
     def run(self, *, full: bool = False) -> RunSummary:
         started = self.clock()

@@ -20,6 +20,7 @@ from connector.core import properties as hp
 from connector.core import state
 from connector.core.alerts import hand_raise_action, qualified_lead_actions
 from connector.core.evaluate import evaluate, reasons_text
+from connector.core.handoff import Handoff, mql_moment, verdict
 from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
 from connector.core.sla import TOUCH_PROPERTIES, touched_at
@@ -27,8 +28,9 @@ from connector.core.values import format_instant, parse_instant, same_instant, s
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.handoff.assign import Assigner
+from connector.report.facts import ContactFacts, facts_of
 from connector.shadow import ShadowScorer
-from connector.store import NewAlert, PlannedWrite, Store
+from connector.store import NewAlert, PlannedWrite, SeenVerdict, Store
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +100,12 @@ class WritePath:
     def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *,
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
                  shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = (),
-                 assigner: Assigner | None = None):
+                 assigner: Assigner | None = None, keep_verdicts: bool = True):
         """`shadow`: also score every contact with a candidate config, kept in the store.
         `alert_channels`: where the config's alerts go ("task", "slack", "teams"); none: no alerts
-        (a dry run records none). `assigner`: gives each new MQL without an owner one."""
+        (a dry run records none). `assigner`: gives each new MQL without an owner one.
+        `keep_verdicts`: keep sales' verdicts on MQLs and the report's facts in the store (not in a
+        dry run)."""
         self.gateway = gateway
         self.store = store
         self.rules = rules
@@ -109,6 +113,7 @@ class WritePath:
         self.keep_planned = keep_planned
         self.shadow = shadow
         self.assigner = assigner
+        self.keep_verdicts = keep_verdicts
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
@@ -130,6 +135,8 @@ class WritePath:
         actions: list[NewAlert] = []
         clocks: list[tuple[str, int, str | None]] = []  # SLA clocks this page starts
         seen: dict[str, tuple[dict, History]] = {}
+        verdicts: list[SeenVerdict] = []
+        facts: list[ContactFacts] = []  # what the report counts (connector/report/facts.py)
         for raw in contacts:
             cid = str(raw["id"])
             props = raw.get("properties") or {}
@@ -164,6 +171,10 @@ class WritePath:
                 fresh = history.at is not None or (created is not None and now_ms / 1000 - created <= 86_400)
                 if changes.get(hp.LEAD_STATUS) == self.rules.policy.mql_status and fresh:
                     clocks.append((cid, now_ms, changes.get(OWNER) or props.get(OWNER) or None))
+            if self.keep_verdicts:
+                judged = seen_verdict(cid, props, result, self.rules.handoff)
+                if judged is not None:
+                    verdicts.append(judged)
             if self.alert_channels:
                 found = [hand_raise_action(result, history, self.rules.alerts, now.timestamp()),
                          *qualified_lead_actions(result, props, self.rules, now.timestamp())]
@@ -175,6 +186,8 @@ class WritePath:
             kept = state.wanted(props.get(hp.STATE), result.history, writing=bool(changes))
             if kept is not None:
                 changes[hp.STATE] = kept
+            if self.keep_verdicts:
+                facts.append(facts_of(cid, props, result, changes, now_ms))
             if not changes:
                 unchanged[cid] = result.history.to_json()
                 continue
@@ -197,6 +210,9 @@ class WritePath:
             tally.alerts += self.store.add_alerts(actions, self.alert_channels, now_ms)
         if self.rules.sla is not None and seen:
             self._clocks(clocks, seen, now_ms)
+        if verdicts:
+            self.store.record_verdicts(verdicts, now_ms)
+        self.store.record_facts(facts)
         if self.shadow is not None and scored:
             self._shadow(scored, now)
         return planned, unchanged
@@ -335,6 +351,20 @@ def known_history(stored: dict | None, props: Mapping[str, str | None], now: flo
     if kept is not None:
         return kept, True
     return History.empty(), False
+
+
+def seen_verdict(cid: str, props: Mapping[str, str | None], result: Evaluation,
+                 handoff: Handoff) -> SeenVerdict | None:
+    """Sales' verdict on the contact with what it looked like when judged, or None."""
+    found = verdict(props, handoff)
+    if found is None:
+        return None
+    mql_at = mql_moment(props)
+    score = result.score
+    return SeenVerdict(cid, int(mql_at * 1000) if mql_at is not None else 0, found.result, found.reason,
+                       found.source, score.grade, score.total, (props.get(hp.PATH) or None),
+                       props.get("hs_analytics_source") or None,
+                       tuple(r.rule for r in score.reasons if r.rule), props.get(OWNER) or None)
 
 
 def display_name(props: Mapping[str, str | None]) -> str:

@@ -14,6 +14,7 @@ from connector.calibrate import candidates as cands
 from connector.calibrate import learn, measure
 from connector.calibrate.features import Feature, features_of, matrix
 from connector.calibrate.outcomes import Example, OutcomeRule, judge_all, stage_entered
+from connector.calibrate.rejections import rejection_counts
 from connector.calibrate.timeline import Timeline, flat_share
 from connector.core.model import Contact, History
 from connector.core.rules import RuleSet
@@ -83,10 +84,11 @@ def calibrate(timelines: Sequence[Timeline], definitions: Mapping[str, Mapping],
                      "as known today. Older contacts have had more time to engage and to "
                      "convert: expect these numbers to flatter the model.")
     else:
-        examples, left_out = judge_all(timelines, options.outcome, read_at)
+        examples, left_out = judge_all(timelines, options.outcome, read_at, current_rules.handoff)
     positives = sum(e.converted for e in examples)
     counts = {"contacts": len(timelines), "examples": len(examples), "converted": positives,
               "left_out": left_out, "flat_history": flat,
+              "rejections": rejection_counts(examples, current_rules, point_in_time),
               "outcome": f"{' or '.join(options.outcome.stages)} within "
                          f"{options.outcome.window_days:g} days"}
     if not examples:

@@ -30,6 +30,7 @@ def as_text(result, extra: dict[str, Any]) -> str:
             f"({c['converted'] / c['examples']:.1%})."]
     for why, n in sorted(c["left_out"].items(), key=lambda kv: -kv[1]):
         out.append(f"Left out: {n:,} {why}.")
+    out += _rejections(c.get("rejections") or {})
     out += ["", f"Split by time: trained on {s['train']:,} decisions {_day(s['train_from'])}.."
             f"{_day(s['train_to'])} ({s['train_converted']} converted), tested on the "
             f"{s['holdout']:,} newer {_day(s['holdout_from'])}..{_day(s['holdout_to'])} "
@@ -70,6 +71,25 @@ def as_text(result, extra: dict[str, Any]) -> str:
                    (" and applied (SCORING_CONFIG now points to it)." if extra.get("applied")
                     else ". The live config is unchanged; --apply makes it live."))
     return "\n".join(line for line in out) .rstrip() + "\n"
+
+
+def _rejections(r: dict) -> list[str]:
+    """Sales' rejections among the judged MQLs: reasons, and the rules and grades they fall on."""
+    if not r.get("rejected"):
+        return ["Sales' verdicts: no judged MQL was rejected by sales (MQL handoff result, or a "
+                "lead status mapped in the config's handoff section)."]
+
+    def counts(c: dict) -> str:
+        return ", ".join(f"{reason} {n}" for reason, n in c.items())
+
+    out = [f"Rejected by sales: {r['rejected']:,} MQLs, each a negative example at once "
+           f"({r['converted_anyway']} converted all the same and count as converted): "
+           f"{counts(r['by_reason'])}."]
+    for title, key in (("by rule that had fired", "by_rule"), ("by grade", "by_grade"),
+                       ("by original source", "by_source")):
+        top = list(r[key].items())[:8]
+        out.append(f"  Rejections {title}: " + "; ".join(f"{k}: {counts(v)}" for k, v in top))
+    return out
 
 
 def _auc(side: dict) -> str:

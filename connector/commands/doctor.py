@@ -5,7 +5,8 @@ Checks, in order (each a `Check(name, ok, detail)`):
   settings        the key settings, secrets masked; the token and client secret are set
   scoring config  SCORING_CONFIG (default: the packaged rules) loads; else its first problems
   token           HubSpot accepts HUBSPOT_ACCESS_TOKEN
-  scopes          the token has every scope in connector.commands.setup.REQUIRED_SCOPES (names the missing)
+  scopes          the token has every scope the connector and the scoring config's sections need
+                  (connector.commands.setup.needed_scopes; names each missing one and what for)
   properties      the connector's properties exist with the right types (names the missing)
   MQL option      hs_lead_status has the MQL option
   rules vs portal every property the rules read exists with a type and options the rule can use
@@ -117,7 +118,8 @@ def _scoring_check(settings: Settings) -> Check:
 
 
 def _hubspot_checks(settings: Settings) -> list[Check]:
-    from connector.commands.setup import REQUIRED_SCOPES, missing_scopes
+    from connector.commands.setup import REQUIRED_SCOPES, missing_scopes, needed_scopes
+    from connector.core.rules_file import load_rules
     from connector.gateway import Gateway
 
     names = ("token", "scopes", "properties", "MQL option", "rules vs portal", "rate limit")
@@ -141,13 +143,20 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
         checks.append(Check("scopes", True, "unknown: HubSpot did not list the token's scopes "
                             "(a missing one shows as 403 in the checks below)"))
     else:
-        missing, optional = missing_scopes(granted)
+        try:
+            rules = load_rules(settings.scoring_config)
+        except ConfigError:
+            rules = None  # the scoring config check names the problem; the base scopes still count
+        needed = needed_scopes(rules) if rules is not None else REQUIRED_SCOPES
+        missing, optional = missing_scopes(granted, rules)
         if missing:
-            checks.append(Check("scopes", False, "missing required scope(s): " + ", ".join(missing)
-                                + " (add them to the app's requiredScopes, upload, and use the new token)"))
+            checks.append(Check("scopes", False, "missing required scope(s): " + "; ".join(
+                f"{s} (to {needed[s]})" for s in missing)
+                + " (add them to the app's requiredScopes, upload, and use the new token)"))
         else:
             note = f"; optional {', '.join(optional)} not granted" if optional else ""
-            checks.append(Check("scopes", True, f"all {len(REQUIRED_SCOPES)} required scopes granted{note}"))
+            checks.append(Check("scopes", True, f"all {len(needed)} scopes the connector and its config need "
+                                f"are granted{note}"))
 
     checks += _property_checks(gateway, settings)
     checks.append(daily_headroom_check(gateway.daily_remaining, gateway.daily_limit))
@@ -169,7 +178,7 @@ def _property_checks(gateway, settings: Settings) -> list[Check]:
             f"{d['name']} is {found}, expected {d['type']}" for d, found in portal.wrong_type]
         props = Check("properties", False, "; ".join(parts) + " (run `connector setup`)")
     else:
-        props = Check("properties", True, f"all {len(hp.PROPERTY_DEFINITIONS)} connector properties exist "
+        props = Check("properties", True, f"all {len(hp.SETUP_DEFINITIONS)} connector properties exist "
                       f"in group {hp.GROUP_NAME} with the right types")
     if portal.lead_status is None:
         mql = Check("MQL option", False, f"{hp.LEAD_STATUS} does not exist in this portal")

@@ -107,12 +107,13 @@ def validate_documents(documents: Mapping[str, Any], *, required_scopes: Iterabl
 
 
 def required_scopes_declared(app_document: Any, required: Iterable[str] | None = None) -> list[Problem]:
-    """A problem per scope in `required` (default: connector.commands.setup.REQUIRED_SCOPES) that is not in
-    the app's config.auth.requiredScopes; an empty list means every one is declared."""
+    """A problem per scope in `required` (default: connector.commands.setup.REQUIRED_SCOPES and every
+    scope a config section may need, so the shipped app serves every feature) that is not in the
+    app's config.auth.requiredScopes; an empty list means every one is declared."""
     if required is None:
-        from connector.commands.setup import REQUIRED_SCOPES
+        from connector.commands.setup import REQUIRED_SCOPES, SECTION_SCOPES
 
-        required = REQUIRED_SCOPES
+        required = [*REQUIRED_SCOPES, *(s for scopes in SECTION_SCOPES.values() for s in scopes)]
     declared = _get(app_document, "config", "auth", "requiredScopes")
     declared = set(declared) if isinstance(declared, list) else set()
     where = f"{APP_FILE}: config.auth.requiredScopes"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from connector.core import properties as hp
 from connector.core.portal_check import check_rules_against_portal
 from connector.core.rules import RuleSet
+from connector.core.rules_file import REPORT_STAGES
 from connector.errors import ConfigError, ScopeError, ValidationError
 from connector.gateway import Gateway
 from connector.store import Store
@@ -28,8 +29,28 @@ REQUIRED_SCOPES: dict[str, str] = {
 OPTIONAL_SCOPES: dict[str, str] = {
     "crm.objects.owners.read": "show owner names in explanations",
 }
+# Scopes a config section needs on top of REQUIRED_SCOPES (tasks, for alerts and escalations, are
+# engagement objects under crm.objects.contacts.read/write: HubSpot's Tasks v3 spec lists those).
+OWNERS_READ = "crm.objects.owners.read"
+SECTION_SCOPES: dict[str, dict[str, str]] = {
+    "assignment": {OWNERS_READ: "assign new MQLs to active owners (the scoring config's assignment section: "
+                                "GET /crm/v3/owners, with their teams)"},
+}
+
+
+def needed_scopes(rules: RuleSet) -> dict[str, str]:
+    """Every scope these rules need, and what for: the required ones and those of their sections."""
+    needed = dict(REQUIRED_SCOPES)
+    for section, scopes in SECTION_SCOPES.items():
+        if getattr(rules, section, None) is not None:
+            needed.update(scopes)
+    return needed
 # Legacy contact subscriptions the webhook worker acts on (HubSpot webhooks API,
 # developers.hubspot.com/docs/api/webhooks#webhook-subscriptions).
+# Read with every contact but never a reason to rescore it: ids and dates that move with a change
+# already watched (HubSpot's MQL date moves with lifecyclestage).
+UNWATCHED = ("hs_object_id", "lastmodifieddate", "createdate", "hs_lifecyclestage_marketingqualifiedlead_date",
+             *(f"hs_lifecyclestage_{s}_date" for s in REPORT_STAGES))
 OBJECT_SUBSCRIPTIONS = ("contact.creation", "contact.deletion", "contact.privacyDeletion",
                         "contact.merge", "contact.restore")
 
@@ -46,20 +67,22 @@ def webhook_subscriptions(rules: RuleSet) -> list[str]:
     """Every subscription the rules need: object events plus a propertyChange per property read."""
     own = set(hp.CONNECTOR_PROPERTY_NAMES)
     watched = sorted(p for p in rules.contact_properties
-                     if p not in own and p not in ("hs_object_id", "lastmodifieddate", "createdate"))
+                     if p not in own and p not in UNWATCHED)
     return list(OBJECT_SUBSCRIPTIONS) + [f"contact.propertyChange:{p}" for p in watched]
 
 
-def missing_scopes(granted: list[str]) -> tuple[list[str], list[str]]:
-    """(required scopes not granted, optional scopes not granted)."""
-    return ([s for s in REQUIRED_SCOPES if s not in granted], [s for s in OPTIONAL_SCOPES if s not in granted])
+def missing_scopes(granted: list[str], rules: RuleSet | None = None) -> tuple[list[str], list[str]]:
+    """(scopes the connector, or these rules, need that are not granted; optional ones not granted)."""
+    needed = needed_scopes(rules) if rules is not None else REQUIRED_SCOPES
+    return ([s for s in needed if s not in granted],
+            [s for s in OPTIONAL_SCOPES if s not in granted and s not in needed])
 
 
 @dataclass
 class PortalState:
     """What the portal has of what the connector needs: setup acts on it, doctor reports it."""
 
-    missing: list[dict]  # definitions of the connector's properties not in the portal
+    missing: list[dict]  # definitions of the properties setup creates that the portal lacks
     wrong_type: list[tuple[dict, str]]  # (definition, the type the portal's property has)
     present: list[str]
     lead_status: dict | None  # the hs_lead_status property, None when the portal has none
@@ -71,11 +94,17 @@ class PortalState:
 
     @property
     def ready(self) -> bool:
-        """Everything `connector setup` makes is there: a sync may write."""
-        return not self.missing and not self.wrong_type and self.has_mql_option
+        """The properties the connector writes and the MQL option are there: a sync may write. (The
+        sales verdict properties are only read: without them no verdict is seen, nothing breaks.)"""
+        return not self.missing_own and not self.wrong_type and self.has_mql_option
+
+    @property
+    def missing_own(self) -> list[dict]:
+        return [d for d in self.missing if d["name"] in hp.CONNECTOR_PROPERTY_NAMES]
 
     def not_ready_because(self) -> str:
-        parts = [f"missing properties {', '.join(d['name'] for d in self.missing)}"] if self.missing else []
+        own = self.missing_own
+        parts = [f"missing properties {', '.join(d['name'] for d in own)}"] if own else []
         parts += [f"{d['name']} has type {found}, expected {d['type']}" for d, found in self.wrong_type]
         if self.lead_status is None:
             parts.append(f"the portal has no {hp.LEAD_STATUS} property")
@@ -88,7 +117,7 @@ def inspect_portal(definitions: Mapping[str, dict]) -> PortalState:
     """Hold the portal's contact property definitions (Gateway.list_contact_properties, one call)
     against what the connector needs."""
     state = PortalState([], [], [], definitions.get(hp.LEAD_STATUS))
-    for definition in hp.PROPERTY_DEFINITIONS:
+    for definition in hp.SETUP_DEFINITIONS:
         existing = definitions.get(definition["name"])
         if existing is None:
             state.missing.append(definition)
@@ -107,21 +136,23 @@ def check_rules(rules: RuleSet, definitions: Mapping[str, dict]) -> None:
         raise ConfigError(problems)
 
 
-def check_scopes(gateway: Gateway, token: str) -> list[str]:
-    """Raise ScopeError naming every missing required scope; return the missing optional ones."""
+def check_scopes(gateway: Gateway, token: str, rules: RuleSet | None = None) -> list[str]:
+    """Raise ScopeError naming every missing scope the connector (and `rules`) need, and what
+    for; return the missing optional ones."""
     granted = gateway.token_scopes(token)
     if granted is None:  # HubSpot could not say: the calls themselves will tell
         return []
-    missing, optional = missing_scopes(granted)
+    missing, optional = missing_scopes(granted, rules)
     if missing:
-        raise ScopeError("the access token lacks required scopes: " + ", ".join(missing)
-                         + " (add them to the app in HubSpot, then use its new token)", scopes=missing)
+        why = needed_scopes(rules) if rules is not None else REQUIRED_SCOPES
+        raise ScopeError("the access token lacks required scopes: " + "; ".join(f"{s} (to {why[s]})" for s in missing)
+                         + ". Add them to the app in HubSpot, then use its new token", scopes=missing)
     return optional
 
 
 def run_setup(gateway: Gateway, store: Store | None, rules: RuleSet, token: str, *, dry_run: bool) -> SetupReport:
     report = SetupReport()
-    for scope in check_scopes(gateway, token):
+    for scope in check_scopes(gateway, token, rules):
         report.warnings.append(f"optional scope {scope} not granted: cannot {OPTIONAL_SCOPES[scope]}")
     verb = "would create" if dry_run else "created"
     definitions = gateway.list_contact_properties()

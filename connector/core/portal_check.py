@@ -29,6 +29,7 @@ VALUE_OPERATORS = frozenset({"equals", "in"})
 # a rule problem, and is reported as such by the callers.
 OWN_PROPERTIES = frozenset(hp.CONNECTOR_PROPERTY_NAMES)
 # Read by the policy whatever the rules say (lead status, lifecycle stage, owner).
+LEAD_STATUS = hp.LEAD_STATUS
 POLICY_PROPERTIES = (hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "hubspot_owner_id")
 
 
@@ -53,6 +54,12 @@ def check_rules_against_portal(rules: RuleSet, definitions: Mapping[str, Mapping
         for prop in recycle.activity_properties:
             if prop not in definitions:
                 problems.append(_missing(f"{rules.source}: policy.recycle.activity_properties", prop, names))
+    status = definitions.get(LEAD_STATUS)
+    if rules.handoff.rejected_statuses and status is not None:
+        # The MQL option is setup's to add; every other mapped status must be one sales can pick.
+        options = dict(status, options=[*(status.get("options") or ()), {"value": rules.policy.mql_status}])
+        problems += _option_problems(f"{rules.source}: handoff.rejected_statuses", LEAD_STATUS,
+                                     list(rules.handoff.rejected_statuses), options)
     return problems
 
 

@@ -30,6 +30,19 @@ STATE = "lsc_state"  # the connector's own state for the contact (connector/core
 
 PATH_OPTIONS = ("score", "hand_raise", "manual", "none")
 
+# Sales' verdict on an MQL: set by people, never by the connector (connector/core/handoff.py).
+HANDOFF_RESULT = "lsc_handoff_result"
+REJECTION_REASON = "lsc_rejection_reason"
+HANDOFF_RESULTS = ("accepted", "rejected")
+REJECTION_REASONS = ("not_a_fit", "no_budget", "bad_timing", "student_or_job_seeker", "competitor",
+                     "duplicate", "no_response", "other")
+
+
+def _options(values: tuple[str, ...]) -> list[dict]:
+    return [{"label": v.replace("_", " ").capitalize(), "value": v, "displayOrder": i, "hidden": False}
+            for i, v in enumerate(values)]
+
+
 # Number properties are written as integer strings ("42"), datetimes as ISO 8601 UTC with
 # milliseconds ("2026-11-23T11:32:43.000Z"): the form HubSpot returns on read, so a value read
 # back compares equal to the value written and nothing is written twice.
@@ -46,8 +59,7 @@ PROPERTY_DEFINITIONS: list[dict] = [
      "description": "Why the contact has this score, biggest contributions first."},
     {"name": PATH, "label": "Qualification path", "type": "enumeration", "fieldType": "select",
      "description": "How the contact became an MQL: score, hand_raise or manual.",
-     "options": [{"label": o.replace("_", " ").capitalize(), "value": o, "displayOrder": i,
-                  "hidden": False} for i, o in enumerate(PATH_OPTIONS)]},
+     "options": _options(PATH_OPTIONS)},
     {"name": MQL_DATE, "label": "MQL date", "type": "datetime", "fieldType": "date",
      "description": "When the connector made the contact an MQL."},
     {"name": LAST_SCORED, "label": "Last updated by lead scoring", "type": "datetime",
@@ -58,7 +70,21 @@ PROPERTY_DEFINITIONS: list[dict] = [
      "description": "The connector's memory of this contact (what it wrote, counted engagement, "
                     "qualification), so its local store can be rebuilt. Written by the connector."},
 ]
-for _definition in PROPERTY_DEFINITIONS:
+
+
+
+# Created by setup beside the connector's own, for sales to fill in; the connector only reads them.
+SALES_PROPERTY_DEFINITIONS: list[dict] = [
+    {"name": HANDOFF_RESULT, "label": "MQL handoff result", "type": "enumeration", "fieldType": "select",
+     "description": "Sales' verdict on this MQL: accepted or rejected. Read by lead scoring to learn "
+                    "which MQLs were worth handing over.", "options": _options(HANDOFF_RESULTS)},
+    {"name": REJECTION_REASON, "label": "MQL rejection reason", "type": "enumeration", "fieldType": "select",
+     "description": "Why sales rejected this MQL.", "options": _options(REJECTION_REASONS)},
+]
+for _definition in PROPERTY_DEFINITIONS + SALES_PROPERTY_DEFINITIONS:
     _definition["groupName"] = GROUP_NAME
 
 CONNECTOR_PROPERTY_NAMES: tuple[str, ...] = tuple(d["name"] for d in PROPERTY_DEFINITIONS)
+SALES_PROPERTY_NAMES: tuple[str, ...] = tuple(d["name"] for d in SALES_PROPERTY_DEFINITIONS)
+# Everything `connector setup` creates.
+SETUP_DEFINITIONS: list[dict] = PROPERTY_DEFINITIONS + SALES_PROPERTY_DEFINITIONS

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from connector.core.conditions import Condition
+from connector.core.handoff import Handoff
 from connector.core.matcher import Matcher
 from connector.core.model import Reason
 from connector.core.sla import Sla
@@ -135,6 +136,8 @@ class RuleSet:
     alerts: Alerts | None = None  # None: no alerts (the config has no `alerts` section)
     assignment: Assignment | None = None  # None: MQLs keep whatever owner they have
     sla: Sla | None = None  # None: no MQL -> first-touch clock
+    # Where sales' verdicts come from besides the result property (always read; see core/handoff).
+    handoff: Handoff = field(default_factory=Handoff)
     # Condition rules compiled for speed (connector.core.matcher); not part of the config's value.
     fit_matcher: Matcher = _compiled()
     engagement_matcher: Matcher = _compiled()

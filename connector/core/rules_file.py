@@ -19,6 +19,7 @@ import yaml
 
 from connector.core import properties as hp
 from connector.core.conditions import OPERATORS, compile_condition
+from connector.core.handoff import Handoff
 from connector.core.model import LIFECYCLE_ORDER, Reason
 from connector.core.rules import DAY, Alerts, Assignment, Group, Policy, Recycle, Rule, RuleSet
 from connector.core.sla import BusinessHours, Escalation, Sla
@@ -26,8 +27,12 @@ from connector.core.values import round_half_up
 from connector.errors import ConfigError, Problem
 
 SECTIONS = ("fit", "engagement", "hand_raise")
+# The stages that can mean sales accepted an MQL: those after it (not evangelist or other).
+ACCEPTING_STAGES = ("salesqualifiedlead", "opportunity", "customer")
 DEFAULT_SALES_STATUSES = ("IN_PROGRESS", "OPEN_DEAL", "CONNECTED", "ATTEMPTED_TO_CONTACT",
                           "BAD_TIMING", "UNQUALIFIED")
+# The report's funnel (connector/report/facts.py): their "became a <stage>" dates are read with every contact.
+REPORT_STAGES = ("lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
 # HubSpot internal property names are lower case; labels ("Job Title") are not names.
 _PROPERTY_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -135,7 +140,7 @@ class _Parser:
             self.bad("", f"the scoring config must be a YAML mapping, got {_kind(data)}")
             raise ConfigError(self.problems)
         self.keys(data, ("version", "rules", "groups", "caps", "decay", "grade", "policy", "alerts", "assignment",
-                         "sla"), "")
+                         "sla", "handoff"), "")
         if data.get("version", 1) != 1:
             self.bad("version", f"unsupported version {data['version']!r} (this connector reads 1)")
 
@@ -171,6 +176,9 @@ class _Parser:
         alerts = self.alerts(data["alerts"], sections) if data.get("alerts") is not None else None
         assignment = self.assignment(data["assignment"]) if data.get("assignment") is not None else None
         sla = self.sla(data["sla"]) if data.get("sla") is not None else None
+        handoff = Handoff()
+        if data.get("handoff") is not None:
+            handoff = self.handoff(data["handoff"], policy.mql_status if policy else hp.MQL_STATUS)
         warnings: list[Problem] = []
         if not self.problems and policy is not None:
             warnings = self.check_reachable(sections, groups, fit_cap, engagement_cap, total_cap, policy)
@@ -183,8 +191,28 @@ class _Parser:
             engagement_cap=engagement_cap, total_cap=total_cap, half_life_seconds=half_life,
             fit_bands=fit_bands, engagement_bands=engagement_bands, policy=policy,
             contact_properties=_contact_properties(sections, policy), warnings=tuple(warnings),
-            alerts=alerts, assignment=assignment, sla=sla,
+            alerts=alerts, assignment=assignment, sla=sla, handoff=handoff,
         )
+
+    def handoff(self, value: Any, mql_status: str) -> Handoff:
+        w = "handoff"
+        data = self.mapping(value, w)
+        self.keys(data, ("rejected_statuses", "accepted_stages"), w)
+        statuses: dict[str, str] = {}
+        for status, reason in self.mapping(data.get("rejected_statuses"), f"{w}.rejected_statuses").items():
+            if reason not in hp.REJECTION_REASONS:
+                self.bad(f"{w}.rejected_statuses.{status}", f"unknown rejection reason {reason!r} "
+                                                            f"(one of {', '.join(hp.REJECTION_REASONS)})")
+            else:
+                statuses[str(status)] = reason
+        if mql_status in statuses:
+            self.bad(f"{w}.rejected_statuses.{mql_status}", "the MQL status cannot mean a rejection")
+        stages = self.texts(data, "accepted_stages", w, tuple(sorted(Handoff().accepted_stages)))
+        for i, stage in enumerate(stages):
+            if stage not in ACCEPTING_STAGES:
+                self.bad(f"{w}.accepted_stages[{i}]", f"{stage!r} is not a stage after MQL "
+                                                      f"(one of {', '.join(ACCEPTING_STAGES)})")
+        return Handoff(statuses, frozenset(s for s in stages if s in ACCEPTING_STAGES))
 
     def sla(self, value: Any) -> Sla | None:
         w = "sla"
@@ -577,7 +605,10 @@ class _Parser:
 
 
 def _contact_properties(sections: dict[str, tuple[Rule, ...]], policy: Policy) -> frozenset[str]:
-    props = {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "hubspot_owner_id", *hp.CONNECTOR_PROPERTY_NAMES}
+    # The verdict properties, HubSpot's MQL date and the source: for sales' verdicts and their segments.
+    props = {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "hubspot_owner_id", *hp.CONNECTOR_PROPERTY_NAMES,
+             *hp.SALES_PROPERTY_NAMES, "hs_lifecyclestage_marketingqualifiedlead_date", "hs_analytics_source",
+             "createdate", *(f"hs_lifecyclestage_{s}_date" for s in REPORT_STAGES)}  # the report's funnel
     for rules in sections.values():
         for rule in rules:
             props.update(rule.properties)

@@ -8,12 +8,15 @@ One `Store` object, assembled from one module per job:
 - `runs`: runs and cursors; `outbox`: planned writes, audit trail, histories;
 - `locks`: job locks across processes; `queue`: the webhook queue;
 - `history`: calibration's cache of contacts read with history; `shadow`: shadow scores;
-- `alerts`: owner alerts and their deliveries per channel.
+- `alerts`: owner alerts and their deliveries per channel, assignment counts, SLA clocks;
+- `handoff`: sales' verdicts on MQLs; `funnel`: what the report counts per contact.
 """
 
 from __future__ import annotations
 
 from connector.store.alerts import Alerts, Delivery, NewAlert
+from connector.store.funnel import Funnel
+from connector.store.handoff import HandoffResults, SeenVerdict
 from connector.store.history import HistoryCache, HistoryRead
 from connector.store.locks import Locks, lock_holder
 from connector.store.outbox import Outbox, PlannedWrite
@@ -23,9 +26,9 @@ from connector.store.schema import SCHEMA_VERSION
 from connector.store.shadow import Shadow, ShadowSighting
 
 
-class Store(Runs, Outbox, Queue, Locks, HistoryCache, Shadow, Alerts):
+class Store(Runs, Funnel, Outbox, Queue, Locks, HistoryCache, Shadow, Alerts, HandoffResults):
     """All reads and writes of the connector's own state."""
 
 
 __all__ = ["SCHEMA_VERSION", "Delivery", "EnqueueResult", "HistoryRead", "NewAlert", "PlannedWrite",
-           "QueuedEvent", "Run", "ShadowSighting", "Store", "lock_holder"]
+           "QueuedEvent", "Run", "SeenVerdict", "ShadowSighting", "Store", "lock_holder"]

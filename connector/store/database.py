@@ -17,6 +17,8 @@ from connector.store.schema import (
     alert_deliveries,
     alerts,
     assignments,
+    contact_facts,
+    handoff_results,
     history_cache,
     history_reads,
     job_locks,
@@ -77,7 +79,9 @@ class Database:
             if version < 4:
                 metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores, alerts,
                                                   alert_deliveries, assignments, sla_clocks])
-            # Later versions append their DDL here: `if version < 5: ...`, each safe to run twice.
+            if version < 5:
+                metadata.create_all(conn, tables=[handoff_results, contact_facts])
+            # Later versions append their DDL here: `if version < 6: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])
         return SCHEMA_VERSION

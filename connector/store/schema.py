@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -211,4 +211,44 @@ sla_clocks = sa.Table(
     sa.Column("owner_id", sa.String(32)),
     sa.Column("first_touch_at", sa.BigInteger),
     sa.Column("stages_done", sa.Integer, nullable=False, default=0),
+)
+
+# Sales' verdict on each MQL (added in version 5): one row per contact and MQL moment (a contact
+# recycled and qualified again is judged again), the latest verdict for it. Kept as an outcome
+# with what the contact looked like when judged: grade, score, path, source and the rules that
+# had fired (JSON list), so rejection reasons can be counted per rule and segment.
+handoff_results = sa.Table(
+    "handoff_results", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("mql_at", sa.BigInteger, primary_key=True),  # ms; 0 when the contact was never an MQL
+    sa.Column("result", sa.String(16), nullable=False),  # accepted | rejected
+    sa.Column("reason", sa.String(32)),  # for a rejection: one of REJECTION_REASONS or unspecified
+    sa.Column("source", sa.String(64), nullable=False),  # property | status:<value> | stage:<value>
+    sa.Column("decided_at", sa.BigInteger, nullable=False),  # first seen with this verdict (ms)
+    sa.Column("grade", sa.String(8)),
+    sa.Column("score", sa.Integer),
+    sa.Column("path", sa.String(16)),
+    sa.Column("original_source", sa.String(64)),
+    sa.Column("rules", sa.Text, nullable=False, default="[]"),
+    sa.Column("owner_id", sa.String(32)),
+)
+
+# What the report counts per contact (added in version 5; connector/report/facts.py): HubSpot's
+# creation and "became a <stage>" dates (ms), original source, and the connector's score, grade and
+# path, as the sync or the webhook worker last saw the contact. A full sync refills it.
+contact_facts = sa.Table(
+    "contact_facts", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.BigInteger),
+    sa.Column("lead_at", sa.BigInteger),
+    sa.Column("mql_at", sa.BigInteger),
+    sa.Column("sql_at", sa.BigInteger),
+    sa.Column("opportunity_at", sa.BigInteger),
+    sa.Column("customer_at", sa.BigInteger),
+    sa.Column("source", sa.String(64)),
+    sa.Column("grade", sa.String(8)),
+    sa.Column("score", sa.Integer),
+    sa.Column("path", sa.String(16)),
+    sa.Column("owner_id", sa.String(32)),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
 )

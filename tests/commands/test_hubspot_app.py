@@ -15,12 +15,20 @@ from pathlib import Path
 import pytest
 
 from connector.commands import hubspot_app as ha
-from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, webhook_subscriptions
+from connector.commands.setup import (
+    OPTIONAL_SCOPES,
+    OWNERS_READ,
+    REQUIRED_SCOPES,
+    SECTION_SCOPES,
+    webhook_subscriptions,
+)
 from connector.core.rules_file import load_rules
 from connector.sandbox.webhooks import load_subscriptions, load_webhooks_file
 from tests.support.paths import ROOT, SCORING
 
 PROJECT = ROOT / "config" / "hubspot-app"
+# How many subscriptions the project declares: an appended one gets this index.
+_DECLARED = len(json.loads((PROJECT / ha.WEBHOOKS_FILE).read_text())["config"]["subscriptions"]["legacyCrmObjects"])
 NEEDED = webhook_subscriptions(load_rules(SCORING))
 
 # Key -> type, per file, as in the templates (a dict value is a nested object's skeleton).
@@ -89,10 +97,10 @@ def test_given_project_then_private_static_app_on_current_platform_with_valid_ui
     assert app["uid"] != hooks["uid"]
 
 
-def test_given_project_then_every_scope_the_code_needs_is_required_and_owners_is_optional():
+def test_given_project_then_every_scope_the_code_or_a_config_section_needs_is_required():
     auth = _doc(ha.APP_FILE)["config"]["auth"]
-    assert set(REQUIRED_SCOPES) <= set(auth["requiredScopes"])
-    assert set(auth["optionalScopes"]) == set(OPTIONAL_SCOPES)
+    assert set(REQUIRED_SCOPES) | set(SECTION_SCOPES["assignment"]) <= set(auth["requiredScopes"])
+    assert set(OPTIONAL_SCOPES) <= set(auth["requiredScopes"]) and auth["optionalScopes"] == []
     assert ha.required_scopes_declared(_doc(ha.APP_FILE)) == []
 
 
@@ -157,8 +165,8 @@ def test_given_required_scope_missing_when_validated_then_problem_names_file_key
 
 
 def test_given_scope_only_optional_when_checked_then_it_counts_as_missing():
-    app = {"config": {"auth": {"requiredScopes": [], "optionalScopes": list(REQUIRED_SCOPES)}}}
-    assert len(ha.required_scopes_declared(app)) == len(REQUIRED_SCOPES)
+    app = {"config": {"auth": {"requiredScopes": [], "optionalScopes": [*REQUIRED_SCOPES, OWNERS_READ]}}}
+    assert len(ha.required_scopes_declared(app)) == len(REQUIRED_SCOPES) + 1  # owners: for assignment
 
 
 def test_given_property_subscription_missing_when_validated_then_problem_names_the_property(project):
@@ -194,7 +202,7 @@ def test_given_inactive_subscription_when_checked_then_it_does_not_count(project
      "src/app/webhooks/webhooks-hsmeta.json: config.settings.maxConcurrentRequests"),
     (ha.WEBHOOKS_FILE, lambda d: d["config"]["subscriptions"]["legacyCrmObjects"].append(
         {"subscriptionType": "contact.privacyDeletion", "active": True}),
-     "src/app/webhooks/webhooks-hsmeta.json: config.subscriptions.legacyCrmObjects[31].subscriptionType"),
+     f"src/app/webhooks/webhooks-hsmeta.json: config.subscriptions.legacyCrmObjects[{_DECLARED}].subscriptionType"),
     (ha.WEBHOOKS_FILE, lambda d: d["config"]["subscriptions"]["legacyCrmObjects"][5].pop("propertyName"),
      "src/app/webhooks/webhooks-hsmeta.json: config.subscriptions.legacyCrmObjects[5].propertyName"),
     (ha.WEBHOOKS_FILE, lambda d: d.update(uid="lead-scoring-connector"), "src/app/webhooks/webhooks-hsmeta.json: uid"),

@@ -58,7 +58,7 @@ def test_given_a_top_level_list_when_parsed_then_it_is_refused():
      "did you mean 'points'?"),
     (lambda d: d.update(scoring={}),
      "scoring.yaml: scoring: unknown key 'scoring' (allowed: version, rules, groups, caps, decay, "
-     "grade, policy, alerts, assignment, sla)"),
+     "grade, policy, alerts, assignment, sla, handoff)"),
     (lambda d: d["policy"].update(threshold=3),
      "scoring.yaml: policy.threshold: unknown key 'threshold'; did you mean 'mql_threshold'?"),
     # wrong types

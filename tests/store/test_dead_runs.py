@@ -47,7 +47,7 @@ def test_given_a_version_2_store_when_upgraded_then_runs_gain_a_holder_and_keep_
         conn.execute(sa.text("ALTER TABLE runs DROP COLUMN holder"))
         conn.execute(schema_meta.update().values(value="2"))
     assert store.schema_version() == 2
-    assert store.upgrade() == SCHEMA_VERSION == 4
+    assert store.upgrade() == SCHEMA_VERSION == 5
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(runs.c.id, runs.c.holder)).all() == [(run.id, None)]
     assert store.start_run("webhook", 2_000, None).id > run.id
@@ -58,7 +58,7 @@ def test_given_a_version_2_store_when_upgraded_then_runs_gain_a_holder_and_keep_
 def test_given_an_older_release_stamped_2_over_a_version_3_store_when_upgraded_again_then_it_still_works(store):
     with store.engine.begin() as conn:  # what the previous release's upgrade() does on its start
         conn.execute(schema_meta.update().values(value="2"))
-    assert store.upgrade() == 4 and store.schema_version() == 4
+    assert store.upgrade() == 5 and store.schema_version() == 5
 
 
 def test_given_a_version_3_store_when_upgraded_then_the_calibration_and_shadow_tables_appear(store):
@@ -67,7 +67,7 @@ def test_given_a_version_3_store_when_upgraded_then_the_calibration_and_shadow_t
                       "sla_clocks"):
             conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(schema_meta.update().values(value="3"))
-    assert store.upgrade() == 4 and store.schema_version() == 4
+    assert store.upgrade() == 5 and store.schema_version() == 5
     with store.engine.connect() as conn:
         assert {"history_cache", "history_reads", "shadow_scores", "alerts", "alert_deliveries"} <= \
             set(sa.inspect(conn).get_table_names())
@@ -80,6 +80,15 @@ def test_given_a_store_newer_than_this_connector_then_upgrade_refuses_and_names_
 
     with store.engine.begin() as conn:
         conn.execute(schema_meta.update().values(value="9"))
-    with pytest.raises(StoreError, match="version 9, newer than this connector's \\(4\\)"):
+    with pytest.raises(StoreError, match="version 9, newer than this connector's \\(5\\)"):
         store.upgrade()
     assert store.schema_version() == 9  # not lowered
+
+
+def test_given_a_version_4_store_when_upgraded_then_the_handoff_results_table_appears(store):
+    with store.engine.begin() as conn:  # back to version 4: no sales verdicts kept
+        conn.execute(sa.text("DROP TABLE handoff_results"))
+        conn.execute(schema_meta.update().values(value="4"))
+    assert store.upgrade() == 5 and store.schema_version() == 5
+    with store.engine.connect() as conn:
+        assert "handoff_results" in sa.inspect(conn).get_table_names()
