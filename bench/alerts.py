@@ -8,9 +8,12 @@ webhook batches delivered a second time. Half-way, `connector run` is killed wit
 started again. A local Slack-style receiver gets the same alerts, answering 500 to half the
 requests (a seeded coin). At the end, per hand-raise: the time from the demo request to its task (the sandbox's
 `createdAtMs`, `GET /_sandbox/tasks`), the number of tasks (must be exactly 1) and of messages
-received by the chat receiver (exactly 1 each, after retries).
+received by the chat receiver (exactly 1 each, after retries), and the scoring latency: from the
+demo request to the contact's MQL status written (the sandbox's history version of hs_lead_status),
+which a failing chat channel must not slow (compare `--chat-fail 0` with the default 0.5).
 
     python bench/alerts.py [--contacts 2000] [--hand-raises 100] [--seconds 20] [--duplicates 0.3]
+                           [--chat-fail 0.5] [--no-kill]
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ SUBSCRIPTIONS = ROOT / "config" / "hubspot-app" / "src" / "app" / "webhooks" / "
 
 
 class FlakyChat:
-    """A Slack-style incoming webhook that answers 500 to half the requests (seeded coin)."""
+    """A Slack-style incoming webhook that answers 500 to a share of the requests (seeded coin)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail_rate: float = 0.5) -> None:
         self.received: list[str] = []
         self.refused = 0
         coin = random.Random(1)
@@ -52,7 +55,7 @@ class FlakyChat:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if coin.random() < 0.5:
+                if coin.random() < fail_rate:
                     outer.refused += 1
                     self.send_response(500)
                 else:
@@ -75,6 +78,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--duplicates", type=float, default=0.3)
     parser.add_argument("--settle", type=float, default=240.0)
+    parser.add_argument("--chat-fail", type=float, default=0.5, help="share of chat requests answered 500")
     parser.add_argument("--kill", action=argparse.BooleanOptionalAction, default=True,
                         help="SIGKILL connector run half-way and restart it (default: yes)")
     args = parser.parse_args()
@@ -82,7 +86,7 @@ def main() -> int:
     secret, port = secrets.token_hex(16), free_port()
     work = Path(tempfile.mkdtemp(prefix="connector-bench-"))
     hook_url = f"http://127.0.0.1:{port}/webhooks/hubspot"
-    chat = FlakyChat()
+    chat = FlakyChat(args.chat_fail)
     config = SandboxConfig(contacts=args.contacts, seed=7, tier="professional", webhook_url=hook_url,
                            client_secret=secret, subscriptions=str(SUBSCRIPTIONS),
                            duplicate_rate=args.duplicates)
@@ -125,6 +129,8 @@ def main() -> int:
         proc.wait(timeout=30)
         hooks = sandbox.snapshot()["webhooks"]
         mine = [t for t in _tasks(sandbox) if t["id"] not in baseline]
+        scored = sorted(s for s in (_mql_written_ms(sandbox, cid, raised_at[cid]) for cid in targets)
+                        if s is not None)
     per_contact = Counter(c for t in mine for c in t["contactIds"])
     latency = sorted((min(t["createdAtMs"] for t in mine if cid in t["contactIds"]) - raised_at[cid]) / 1000
                      for cid in targets if per_contact[cid])
@@ -138,6 +144,10 @@ def main() -> int:
     if latency:
         print(f"demo request -> task: median {statistics.median(latency):.2f} s, "
               f"p95 {latency[int(0.95 * (len(latency) - 1))]:.2f} s, max {latency[-1]:.2f} s")
+    if scored:
+        print(f"demo request -> MQL status written (scoring latency): median {statistics.median(scored):.2f} s, "
+              f"p95 {scored[int(0.95 * (len(scored) - 1))]:.2f} s, max {scored[-1]:.2f} s "
+              f"({len(scored)} of {len(targets)}); chat failing at {args.chat_fail:.0%}")
     print(f"chat: {sum(messages.values())} messages for the {len(targets)} hand-raisers ({len(messages)} "
           f"distinct, most of one text {max(messages.values(), default=0)}; {len(chat.received)} in all), "
           f"{chat.refused} refused with 500")
@@ -155,6 +165,17 @@ def main() -> int:
     ok = once and (fast or args.kill)
     print("OK" if ok else "NOT OK")
     return 0 if ok else 1
+
+
+def _mql_written_ms(sandbox: Sandbox, cid: str, raised_ms: float) -> float | None:
+    """Seconds from the demo request to the first MQL version of hs_lead_status after it."""
+    record = sandbox.portal.get("contacts", cid)
+    versions = ((record.history or {}).get("hs_lead_status") or []) if record is not None else []
+    from connector.sandbox.values import to_ms
+
+    times = [to_ms(v.get("timestamp")) for v in versions if v.get("value") == "MQL"]
+    after = [t for t in times if t is not None and t >= raised_ms - 1000]
+    return (min(after) - raised_ms) / 1000 if after else None
 
 
 def _tasks(sandbox: Sandbox) -> list[dict]:

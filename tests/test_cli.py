@@ -103,3 +103,27 @@ def test_given_token_without_a_scope_when_doctor_then_exit_1_naming_it(env, caps
         env.setenv("HUBSPOT_CLIENT_SECRET", "s3cret-for-tests")
         assert run("doctor") == 1
         assert "crm.objects.contacts.write" in capsys.readouterr().out
+
+
+def test_given_an_assignment_section_and_no_owners_read_scope_when_sync_then_exit_2_naming_it(env, tmp_path, capsys):
+    import yaml
+
+    from tests.support.paths import DEFAULT_CONFIG
+
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["assignment"] = {"team": "Inbound SDRs"}
+    path = tmp_path / "scoring.yaml"
+    path.write_text(yaml.safe_dump(config))
+    base = ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read",
+            "crm.schemas.contacts.write"]
+    cfg = SandboxConfig(contacts=20, tier="unlimited", tokens={"pat-noowners": frozenset(base)})
+    with Sandbox(cfg) as sb:
+        env.setenv("HUBSPOT_API_BASE", sb.base_url)
+        env.setenv("HUBSPOT_ACCESS_TOKEN", "pat-noowners")
+        env.setenv("SCORING_CONFIG", str(path))
+        assert run("sync", "--full") == 2
+        line = _one_error_line(capsys)
+        assert "crm.objects.owners.read" in line and "assign new MQLs" in line
+        assert writes(sb) == 0 and sandbox_stats(sb)["requests"].get("GET /crm/v3/owners", 0) == 0
+        env.setenv("SCORING_CONFIG", str(DEFAULT_CONFIG))  # without the section the same token is enough
+        assert run("setup") == 0

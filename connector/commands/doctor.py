@@ -18,6 +18,8 @@ Checks, in order (each a `Check(name, ok, detail)`):
   store vs portal an empty store beside a portal that holds the connector's state (lsc_state)
   webhook rejections  malformed events left out of accepted deliveries in the last 7 days
   owner alerts    alert deliveries (task, Slack, Teams) that failed for good after every retry
+  chat channels   each configured SLACK_WEBHOOK_URL / TEAMS_WEBHOOK_URL answers an empty message
+                  (nothing is posted): 2xx or 400 is live; 403/404/410, no answer: fails
   webhook URL     GET <origin of WEBHOOK_PUBLIC_URL>/healthz answers 200 within 5 s. Unset: ok,
                   "not set (webhooks disabled)": a deployment may run on scheduled syncs alone.
 
@@ -74,7 +76,7 @@ def doctor_exit_code(checks: Sequence[Check]) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
-def run_doctor(settings: Settings, *, http_get: HttpGet | None = None,
+def run_doctor(settings: Settings, *, http_get: HttpGet | None = None, chat_probe: HttpGet | None = None,
                clock: Callable[[], float] = time.time) -> list[Check]:
     """Run every check against the deployment `settings` describe. Never raises ConnectorError."""
     checks = [_settings_check(settings), _scoring_check(settings)]
@@ -86,6 +88,7 @@ def run_doctor(settings: Settings, *, http_get: HttpGet | None = None,
     checks.append(_store_vs_portal_check(settings, store.ok, token_ok))
     checks.append(_rejected_events_check(settings, store.ok, int(clock() * 1000)))
     checks.append(_alerts_check(settings, store.ok))
+    checks.append(_chat_check(settings, chat_probe or _default_chat_probe))
     checks.append(_webhook_check(settings, http_get or default_http_get))
     return checks
 
@@ -332,6 +335,38 @@ def _alerts_check(settings: Settings, store_ok: bool) -> Check:
     f = failed[0]
     return Check("owner alerts", False, f"{total} alert deliveries failed after every retry; latest: contact "
                  f"{f['contact_id']} via {f['channel']} ({f['attempts']} tries): {f['last_error']}")
+
+
+def _default_chat_probe(url: str, timeout_s: float) -> int:
+    from connector.handoff.channels import probe
+
+    return probe(url, timeout_s)
+
+
+def _chat_check(settings: Settings, chat_probe: HttpGet) -> Check:
+    """Each configured Slack / Teams URL answers an empty message (which posts nothing): 2xx or 400
+    is a live webhook refusing an empty text; 403, 404, 410 a revoked or deleted one. The URL is a
+    secret: only its host is shown."""
+    urls = [(name, url) for name, url in (("SLACK_WEBHOOK_URL", settings.slack_webhook_url),
+                                          ("TEAMS_WEBHOOK_URL", settings.teams_webhook_url)) if url]
+    if not urls:
+        return Check("chat channels", True, "none configured (owner alerts go to HubSpot tasks only)")
+    problems, fine = [], []
+    for name, url in urls:
+        host = urlsplit(url).hostname or "?"
+        try:
+            status = chat_probe(url, WEBHOOK_TIMEOUT_S)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{name} ({host}): {_no_answer(exc)}")
+            continue
+        if status < 300 or status == 400:
+            fine.append(f"{name} ({host}) answers")
+        else:
+            problems.append(f"{name} ({host}) answered {status}: the webhook looks revoked or deleted; "
+                            "alerts to it will fail")
+    if problems:
+        return Check("chat channels", False, "; ".join(problems + fine))
+    return Check("chat channels", True, "; ".join(fine))
 
 
 def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:

@@ -36,6 +36,20 @@ def post_message(url: str, text: str, *, timeout_s: float = 5.0) -> None:
         raise ChannelError(f"{host} unreachable ({type(e).__name__})", retry=True) from None
 
 
+def probe(url: str, timeout_s: float = 5.0) -> int:
+    """POST an empty JSON object (no `text`: nothing is posted to the channel); the HTTP status.
+    Raises OSError when nothing answers. Slack answers a live URL's empty message with 400
+    (`no_text` / `invalid_payload`) and a dead one with 403, 404 or 410
+    (https://api.slack.com/messaging/webhooks#handling_errors); Teams' answers: *unverified*."""
+    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as r:  # noqa: S310 (http(s) only)
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        e.close()
+        return int(e.code)
+
+
 def contact_url(portal_id: int | str | None, contact_id: str) -> str | None:
     """The contact's record in HubSpot (https://app.hubspot.com/contacts/<portal>/record/0-1/<id>)."""
     if not portal_id:

@@ -14,8 +14,10 @@ rate limited), plus the wiring of the webhook sender and the activity clock.
     POST /_sandbox/contacts/{id}/sales-update     {"properties": {...}} as a salesperson in the UI
     POST /_sandbox/contacts/{id}/privacy-delete   GDPR delete (privacyDeletion + deletion events)
     POST /_sandbox/contacts/{id}/log-activity     {"type": "call"|"email"|"meeting"|"note",
-                                                  "ownerId", "at"?}: a logged sales touch (the
-                                                  engagement, its association, the rollups)
+                                                  "ownerId", "at"?, "replied"?}: a logged sales
+                                                  touch (the engagement, its association, the
+                                                  rollups; an email with "replied": true also
+                                                  moves hs_sales_email_last_replied)
     POST /_sandbox/owners/{ownerId}/deactivate    the owner's user is deactivated: archived owner
     GET  /_sandbox/tasks                          tasks created through the API, with contact ids
                                                   and creation time in ms

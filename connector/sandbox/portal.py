@@ -774,7 +774,9 @@ class Portal:
         - notes_last_updated: every type, the later of its value and `at`;
         - notes_last_contacted and hs_last_sales_activity_timestamp: calls, emails and meetings
           (a note touches nobody), the later of their value and `at`;
-        - num_contacted_notes: +1 for a call, email or meeting, whatever `at` is.
+        - num_contacted_notes: +1 for a call, email or meeting, whatever `at` is;
+        - hs_sales_email_last_replied: an email logged with `"replied": true` (the contact's
+          reply to it), the later of its value and `at`.
         """
         if not isinstance(body, dict):
             raise errors.bad_request('Expected {"type": "call"|"email"|"meeting"|"note", '
@@ -814,6 +816,10 @@ class Portal:
                 touched += ["notes_last_contacted", "hs_last_sales_activity_timestamp"]
                 count = current.get("num_contacted_notes") or "0"
                 changes["num_contacted_notes"] = str(int(float(count)) + 1)
+            if kind == "emails" and body.get("replied"):
+                # The contact answered the sales email: HubSpot's "Recent Sales Email Replied
+                # Date" (hs_sales_email_last_replied), CALCULATED like the rollups above.
+                touched.append("hs_sales_email_last_replied")
             for name in touched:
                 before = to_ms(current.get(name))
                 if before is None or at > before:

@@ -243,6 +243,8 @@ DEFAULT_CONTACT_PROPERTIES: list[dict] = [
         "The number of sales activities logged for the contact."),
     _ro("hs_last_sales_activity_timestamp", "Last Engagement Date", "datetime",
         "contact_activity", "The last time the contact engaged with your sales activities."),
+    _ro("hs_sales_email_last_replied", "Recent Sales Email Replied Date", "datetime", "contact_activity",
+        "The last time the contact replied to a sales email."),
     _ro("engagements_last_meeting_booked", "Date of last meeting booked in meetings tool",
         "datetime", "contact_activity",
         "The date of the last meeting the contact booked through the meetings tool."),

@@ -15,7 +15,7 @@ from tests.support.receiver import Receiver
 
 CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rules vs portal",
                "rate limit",
-               "store", "store vs portal", "webhook rejections", "owner alerts", "webhook URL"]
+               "store", "store vs portal", "webhook rejections", "owner alerts", "chat channels", "webhook URL"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from connector.store import NewAlert
 from connector.sync import SyncJob
 from tests.support.clock import FakeClock
 from tests.support.receiver import Receiver
-from tests.support.sandbox import activity, demo_request, hand_raise_candidates
+from tests.support.sandbox import activity, demo_request, hand_raise_candidates, post_json
 
 CONFIG = Alerts(hand_raise=True, task_due_seconds=4 * 3600, max_age_seconds=24 * 3600)
 NOW = 1_790_000_000.0
@@ -205,7 +205,7 @@ def test_given_an_mql_back_on_the_pricing_page_then_one_alert_per_visit_and_none
     from tests.support.paths import DEFAULT_CONFIG
 
     rules = load_rules(DEFAULT_CONFIG)
-    assert rules.alerts is not None and rules.alerts.for_mqls == ("pricing_page",)
+    assert rules.alerts is not None and rules.alerts.for_mqls == ("pricing_page", "sales_email_reply")
     from datetime import UTC, datetime
 
     now = datetime.fromtimestamp(NOW, UTC)
@@ -237,3 +237,52 @@ def test_given_for_mqls_naming_a_rule_without_a_date_then_the_config_is_refused_
     text = "\n".join(str(p) for p in e.value.problems)
     assert "alerts.for_mqls[0]: 'vp' is not a condition rule with a date_property" in text
     assert "alerts.for_mqls[1]: 'pricing_pag'" in text
+
+
+def test_given_chat_urls_then_doctor_says_which_answer_without_posting_a_message(ctx):
+    from connector.commands.doctor import _chat_check, _default_chat_probe
+
+    assert _chat_check(ctx.settings, _default_chat_probe).ok  # none configured
+    with Receiver(400) as live, Receiver(404) as revoked:  # Slack's answers to an empty message
+        both = ctx.settings.with_overrides(slack_webhook_url=live.url("/services/T/B/secret-part"),
+                                           teams_webhook_url=revoked.url("/webhookb2/secret-part"))
+        check = _chat_check(both, _default_chat_probe)
+        assert not check.ok and "TEAMS_WEBHOOK_URL (127.0.0.1) answered 404" in check.detail
+        assert "SLACK_WEBHOOK_URL (127.0.0.1) answers" in check.detail and "secret-part" not in check.detail
+        assert [r.json() for r in live.requests] == [{}]  # no text: nothing shows in the channel
+        assert _chat_check(ctx.settings.with_overrides(slack_webhook_url=live.url()), _default_chat_probe).ok
+    gone = ctx.settings.with_overrides(slack_webhook_url=f"http://127.0.0.1:{_closed_port()}/hook")
+    assert not _chat_check(gone, _default_chat_probe).ok
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_given_a_second_demo_request_on_a_later_day_then_a_second_alert_and_never_a_third():
+    first = f"sales_request_recent|demo request|{iso(NOW - 86_400 * 2)}"
+    second = f"sales_request_recent|demo request|{iso(NOW - 60)}"
+    config = Alerts(hand_raise=True, task_due_seconds=4 * 3600, max_age_seconds=72 * 3600)
+    one = hand_raise_action(evaluation(first), History(at=NOW - 3 * 86_400), config, NOW - 86_400 * 2)
+    two = hand_raise_action(evaluation(second), History(at=NOW - 3600, hand_raise_used=first), config, NOW)
+    assert one is not None and two is not None and one.key != two.key
+    assert hand_raise_action(evaluation(second), History(hand_raise_used=second), config, NOW + 60) is None
+
+
+def test_given_an_mql_who_replies_to_a_sales_email_then_its_owner_gets_one_alert(ctx, sandbox):
+    settled(ctx)
+    records = sandbox.portal.store("contacts").records
+    owner = sandbox.portal.owners[0]["id"]
+    mql = next(cid for cid, r in sorted(records.items(), key=lambda kv: int(kv[0]))
+               if r.properties.get("hs_lead_status") == "MQL" and r.properties.get("hubspot_owner_id"))
+    post_json(sandbox, f"/_sandbox/contacts/{mql}/log-activity", {"type": "email", "ownerId": owner, "replied": True})
+    assert records[mql].properties["hs_sales_email_last_replied"]
+    assert sync(ctx).alerts == 1
+    assert sync(ctx).alerts == 0  # the nightly pass sees the same reply: no second alert
+    [delivery] = ctx.store.claim_deliveries(int(time.time() * 1000) + 10**9)
+    assert (delivery.contact_id, delivery.title) == (mql, "MQL active again: Replied to a sales email")
+    assert delivery.owner_id == records[mql].properties["hubspot_owner_id"]

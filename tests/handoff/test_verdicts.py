@@ -26,20 +26,23 @@ def test_given_the_result_property_then_it_wins_over_status_and_stage():
     rejected = {**MQL, hp.HANDOFF_RESULT: "rejected", hp.REJECTION_REASON: "no_budget",
                 hp.LIFECYCLE_STAGE: "salesqualifiedlead"}
     assert verdict(rejected, HANDOFF) == Verdict("rejected", "no_budget", "property")
-    assert verdict({**MQL, hp.HANDOFF_RESULT: "accepted", hp.LEAD_STATUS: "UNQUALIFIED"}, HANDOFF) == \
-        Verdict("accepted", None, "property")
+    accepted = {**MQL, hp.HANDOFF_RESULT: "accepted", hp.LEAD_STATUS: "UNQUALIFIED"}
+    assert verdict(accepted, HANDOFF) == Verdict("accepted", None, "property")
     # a reason sales left empty, or one not in the list, is still a rejection
     assert verdict({hp.HANDOFF_RESULT: "rejected", hp.REJECTION_REASON: "???"}, HANDOFF) == \
         Verdict("rejected", "unspecified", "property")
 
 
 def test_given_a_mapped_status_or_a_later_stage_then_a_verdict_only_for_an_mql():
-    assert verdict({**MQL, hp.LEAD_STATUS: "BAD_TIMING"}, HANDOFF) == Verdict("rejected", "bad_timing", "status:BAD_TIMING")
-    assert verdict({**MQL, hp.LIFECYCLE_STAGE: "opportunity"}, HANDOFF) == Verdict("accepted", None, "stage:opportunity")
+    assert verdict({**MQL, hp.LEAD_STATUS: "BAD_TIMING"}, HANDOFF) == \
+        Verdict("rejected", "bad_timing", "status:BAD_TIMING")
+    assert verdict({**MQL, hp.LIFECYCLE_STAGE: "opportunity"}, HANDOFF) == \
+        Verdict("accepted", None, "stage:opportunity")
     # marketing never handed this one over: an UNQUALIFIED status is no rejection of a handoff
     assert verdict({hp.LEAD_STATUS: "UNQUALIFIED"}, HANDOFF) is None
     assert verdict({**MQL, hp.LEAD_STATUS: "MQL"}, HANDOFF) is None  # not judged yet
-    became = {"hs_lifecyclestage_marketingqualifiedlead_date": "2026-10-01T00:00:00.000Z", hp.LEAD_STATUS: "UNQUALIFIED"}
+    became = {"hs_lifecyclestage_marketingqualifiedlead_date": "2026-10-01T00:00:00.000Z",
+              hp.LEAD_STATUS: "UNQUALIFIED"}
     assert verdict(became, HANDOFF) == Verdict("rejected", "not_a_fit", "status:UNQUALIFIED")
 
 
@@ -64,7 +67,7 @@ def test_given_a_mapped_status_the_portal_lacks_then_setup_stops_naming_it_befor
     assert hp.SCORE not in sandbox.portal.store("contacts").definitions  # setup created nothing
 
 
-def test_given_setup_then_the_verdict_properties_exist_and_a_portal_without_them_can_still_be_written(tmp_path, sandbox):
+def test_given_setup_then_the_verdict_properties_exist_and_a_portal_without_them_is_still_ready(tmp_path, sandbox):
     ctx = packaged_with(sandbox, tmp_path)
     definitions = ctx.gateway.list_contact_properties()
     assert definitions[hp.REJECTION_REASON]["options"][0]["value"] == "not_a_fit"
@@ -96,7 +99,8 @@ def test_given_verdicts_set_in_the_sandbox_then_the_store_keeps_them_and_calibra
     SyncJob(ctx.gateway, ctx.store, ctx.rules).run()
     kept = {v["contact_id"]: v for v in ctx.store.verdicts()}
     assert set(kept) - set(backlog) == {rejected, unqualified, accepted}
-    assert (kept[rejected]["result"], kept[rejected]["reason"], kept[rejected]["source"]) == ("rejected", "no_budget", "property")
+    assert (kept[rejected]["result"], kept[rejected]["reason"], kept[rejected]["source"]) == \
+        ("rejected", "no_budget", "property")
     assert (kept[unqualified]["result"], kept[unqualified]["reason"]) == ("rejected", "not_a_fit")
     assert (kept[accepted]["result"], kept[accepted]["reason"]) == ("accepted", None)
     props = records[rejected].properties
@@ -115,7 +119,8 @@ def test_given_verdicts_set_in_the_sandbox_then_the_store_keeps_them_and_calibra
                          now_ms=int(sandbox.portal.now_ms()))
     timelines = {t.id: t for t in read.timelines}
     now = read.read_at_ms / 1000
-    judged = {cid: judge(timelines[cid], options_outcome, now, ctx.rules.handoff) for cid in (rejected, unqualified, accepted)}
+    judged = {cid: judge(timelines[cid], options_outcome, now, ctx.rules.handoff)
+              for cid in (rejected, unqualified, accepted)}
     assert judged[rejected].rejected == "no_budget" and not judged[rejected].converted
     assert judged[unqualified].rejected == "not_a_fit"
     assert judged[accepted] == "too young: window not over"  # accepted: its outcome is still to come
