@@ -23,7 +23,9 @@ OUTCOME_STAGE = 3  # index in STAGES: opportunity or later counts as converted
 class Inputs:
     """Everything one report reads."""
 
-    facts: Sequence[ContactFacts]
+    facts: Sequence[ContactFacts]  # at least those with a stage date or their creation in the window
+    contacts: int  # how many the store holds
+    last_seen: int | None  # when the store last saw one (ms)
     policy: Policy
     sla: Sla | None
     clocks: Sequence[dict]  # sla_clocks rows whose MQL moment is in the window
@@ -35,26 +37,32 @@ class Inputs:
 
 
 def build_report(inputs: Inputs, window: Window) -> dict:
-    facts = inputs.facts
-    reached = [f.reached() for f in facts]
+    all_reached = [f.reached_at for f in inputs.facts]
+    # Only contacts with a stage in the window count in the funnel and its segments: drop the rest
+    # once (on a 20,000-contact portal most contacts did nothing in a 12-week window).
+    all_entered = fn.entered_in(all_reached, window)
+    moved = [i for i, e in enumerate(all_entered) if e]
+    facts = [inputs.facts[i] for i in moved]
+    reached = [all_reached[i] for i in moved]
+    entered = [all_entered[i] for i in moved]
     periods = fn.Periods(window)
     table = bands(inputs.policy)
     report: dict = {
         "window": {**_window(window), "periods": periods.keys},
-        "contacts": len(facts),
-        "as_of": format_instant(max(f.updated_at for f in facts) / 1000) if facts else None,
+        "contacts": inputs.contacts,
+        "as_of": format_instant(inputs.last_seen / 1000) if inputs.last_seen else None,
     }
-    if not facts:
+    if not inputs.contacts:
         report["status"] = ("no contacts in the store yet: run `connector sync --full` once (the report reads "
                             "what the sync and the webhook worker keep, never HubSpot)")
-    report["funnel"] = {"total": fn.in_window(reached, window), "by_period": fn.by_period(reached, periods)}
+    report["funnel"] = {"total": fn.in_window(reached, entered), "by_period": fn.by_period(reached, periods)}
     report["score_bands"] = [{"label": b.label, "low": b.low, "high": b.high} for b in table]
     report["segments"] = {
-        "grade": fn.by_segment(facts, reached, window, lambda f: f.grade or "none"),
-        "score_band": _in_band_order(fn.by_segment(facts, reached, window, lambda f: band_of(f.score, table)),
+        "grade": fn.by_segment(facts, reached, entered, lambda f: f.grade or "none"),
+        "score_band": _in_band_order(fn.by_segment(facts, reached, entered, lambda f: band_of(f.score, table)),
                                      [b.label for b in table]),
-        "path": fn.by_segment(facts, reached, window, lambda f: f.path or "none"),
-        "source": fn.by_segment(facts, reached, window, lambda f: f.source or "unknown"),
+        "path": fn.by_segment(facts, reached, entered, lambda f: f.path or "none"),
+        "source": fn.by_segment(facts, reached, entered, lambda f: f.source or "unknown"),
     }
     report["mqls_by_path"] = fn.mqls_by_path(facts, reached, periods)
     report["handoff"] = {"sla": sla_summary(inputs.clocks, inputs.sla, inputs.now_ms),
@@ -63,9 +71,9 @@ def build_report(inputs: Inputs, window: Window) -> dict:
         report["cost"] = {"status": inputs.spend_status}
     else:
         months = sorted({period_of(at, "month") for at in range(window.since, window.until, fn.DAY_MS)})
-        report["cost"] = costs(inputs.spend, [(f.source, r[1], r[2]) for f, r in zip(facts, reached, strict=True)],
-                               months)
-    scored = [(f.score, r[OUTCOME_STAGE] is not None) for f, r in zip(facts, reached, strict=True)
+        report["cost"] = costs(inputs.spend, [(f.source, r[1], r[2]) for f, r in
+                                              zip(inputs.facts, all_reached, strict=True)], months)
+    scored = [(f.score, r[OUTCOME_STAGE] is not None) for f, r in zip(inputs.facts, all_reached, strict=True)
               if f.score is not None and window.contains(f.created_at)]
     report["calibration"] = {"population": "contacts created in the window, by their score now",
                              "converted_means": "reached opportunity or customer", **calibration(scored)}

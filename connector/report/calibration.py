@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 MIN_CONTACTS = 20
 
 
@@ -27,55 +25,72 @@ def calibration(scored: Sequence[tuple[int, bool]]) -> dict:
     if n < MIN_CONTACTS:
         out["status"] = f"too few scored contacts in the window ({n}; at least {MIN_CONTACTS})"
         return out
-    scores = np.array([s for s, _ in scored], dtype=float)
-    y = np.array([yy for _, yy in scored], dtype=float)
-    fit = logistic_fit(scores, y)
+    # Scores are whole numbers, few distinct: everything below works on (score, contacts, converted).
+    tally: dict[int, list[int]] = {}
+    for score, y in scored:
+        cell = tally.setdefault(score, [0, 0])
+        cell[0] += 1
+        cell[1] += bool(y)
+    points = sorted((s, c[0], c[1]) for s, c in tally.items())
+    fit = logistic_fit(points)
     if fit is None:
         out["status"] = ("no prediction: every contact converted or none did" if converted in (0, n)
                          else "no prediction: the score does not separate converted from not")
-        predicted = None
     else:
-        intercept, slope = fit
-        out["fit"] = {"intercept": round(intercept, 6), "per_point": round(slope, 6)}
-        predicted = 1.0 / (1.0 + np.exp(-(intercept + slope * scores)))
-    ordered = np.sort(scores)
-    below = np.searchsorted(ordered, scores, side="left")  # contacts scoring strictly less
-    decile = np.minimum((10 * below) // n, 9)
-    for d in range(10):
-        part = decile == d
-        if not part.any():
-            continue
+        out["fit"] = {"intercept": round(fit[0], 6), "per_point": round(fit[1], 6)}
+    groups: dict[int, list[tuple[int, int, int]]] = {}
+    below = 0  # contacts scoring strictly less
+    for point in points:
+        groups.setdefault(min(10 * below // n, 9), []).append(point)
+        below += point[1]
+    for d, part in sorted(groups.items()):
+        contacts = sum(c for _, c, _ in part)
+        hits = sum(h for _, _, h in part)
+        predicted = None if fit is None else sum(c * _sigmoid(fit[0] + fit[1] * s) for s, c, _ in part) / contacts
         out["deciles"].append({
-            "decile": d + 1, "min_score": int(scores[part].min()), "max_score": int(scores[part].max()),
-            "contacts": int(part.sum()), "converted": int(y[part].sum()),
-            "actual": round(float(y[part].mean()), 4),
-            "predicted": None if predicted is None else round(float(predicted[part].mean()), 4)})
+            "decile": d + 1, "min_score": part[0][0], "max_score": part[-1][0], "contacts": contacts,
+            "converted": hits, "actual": round(hits / contacts, 4),
+            "predicted": None if predicted is None else round(predicted, 4)})
     return out
 
 
-def logistic_fit(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float] | None:
-    """(intercept, slope) of P(y=1) = 1/(1+exp(-(a+b*x))) by Newton's method; None when the
-    data have no finite maximum (all one class, or perfectly separated)."""
-    if y.min() == y.max():
+def logistic_fit(points: Sequence[tuple[float, int, int]], iterations: int = 50) -> tuple[float, float] | None:
+    """(intercept, slope) of P(converted) = 1/(1+exp(-(a+b*score))) by Newton's method, from
+    (score, contacts, converted) cells; None when the data have no finite maximum (all one class,
+    or perfectly separated)."""
+    n = sum(c for _, c, _ in points)
+    hits = sum(h for _, _, h in points)
+    if hits in (0, n):
         return None
-    scale = float(x.std()) or 1.0
-    centre = float(x.mean())
-    z = (x - centre) / scale  # well-conditioned steps; undone below
-    X = np.column_stack([np.ones_like(z), z])
-    beta = np.zeros(2)
+    centre = sum(x * c for x, c, _ in points) / n
+    scale = math.sqrt(sum(c * (x - centre) ** 2 for x, c, _ in points) / n) or 1.0
+    cells = [((x - centre) / scale, c, h) for x, c, h in points]  # well-conditioned steps; undone below
+    a = b = 0.0
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
-        w = p * (1 - p)
-        hessian = X.T @ (X * w[:, None])
-        try:
-            step = np.linalg.solve(hessian, X.T @ (y - p))
-        except np.linalg.LinAlgError:
+        ga = gb = haa = hab = hbb = 0.0
+        for z, c, h in cells:
+            p = _sigmoid(a + b * z)
+            w = c * p * (1 - p)
+            ga += h - c * p
+            gb += (h - c * p) * z
+            haa += w
+            hab += w * z
+            hbb += w * z * z
+        det = haa * hbb - hab * hab
+        if det <= 1e-12:
             return None
-        beta = beta + step
-        if not np.all(np.isfinite(beta)) or abs(beta[1]) > 50:
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        a, b = a + da, b + db
+        if not (math.isfinite(a) and math.isfinite(b)) or abs(b) > 50:
             return None  # separated: the slope runs off to infinity
-        if float(np.max(np.abs(step))) < 1e-10:
+        if max(abs(da), abs(db)) < 1e-10:
             break
-    slope = float(beta[1]) / scale
-    intercept = float(beta[0]) - slope * centre
-    return (intercept, slope) if math.isfinite(intercept) and math.isfinite(slope) else None
+    slope = b / scale
+    return a - slope * centre, slope
+
+
+def _sigmoid(t: float) -> float:
+    if t >= 0:
+        return 1.0 / (1.0 + math.exp(-t))
+    e = math.exp(t)
+    return e / (1.0 + e)

@@ -7,7 +7,7 @@ facts in the store, so a report needs no HubSpot call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.core import properties as hp
 from connector.core.model import Evaluation
@@ -45,6 +45,11 @@ class ContactFacts:
     path: str | None  # score | hand_raise | manual | none
     owner_id: str | None
     updated_at: int
+    # When the contact reached each stage (worked out once: a report reads it many times).
+    reached_at: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reached_at", self.reached())
 
     def reached(self) -> tuple[int | None, ...]:
         """When the contact reached each stage: its own date, else (a skipped stage) the earliest

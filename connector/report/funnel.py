@@ -9,7 +9,7 @@ next stage is of those contacts, and counts the next stage whenever it came (up 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from connector.report.facts import STAGE_LABELS, STAGES, ContactFacts
 from connector.report.periods import Window, period_of
@@ -63,25 +63,36 @@ def by_period(reached: Sequence[Reached], periods: Periods) -> list[dict]:
     return [{"period": key, "stages": funnel(buckets[key])} for key in periods.keys]
 
 
-def in_window(reached: Iterable[Reached], window: Window) -> list[dict]:
-    """The funnel of the whole window."""
-    entered: list[list[Reached]] = [[] for _ in STAGES]
-    for r in reached:
-        for i, at in enumerate(r):
-            if window.contains(at):
-                entered[i].append(r)
-    return funnel(entered)
+def entered_in(reached: Sequence[Reached], window: Window) -> list[tuple[int, ...]]:
+    """Per contact, the stages (indices) it entered in the window: worked out once per report."""
+    since, until = window.since, window.until
+    return [tuple(i for i, at in enumerate(r) if at is not None and since <= at < until) for r in reached]
 
 
-def by_segment(facts: Sequence[ContactFacts], reached: Sequence[Reached], window: Window,
+def in_window(reached: Sequence[Reached], entered: Sequence[tuple[int, ...]]) -> list[dict]:
+    """The funnel of the whole window (`entered`: from entered_in)."""
+    stages: list[list[Reached]] = [[] for _ in STAGES]
+    for r, indices in zip(reached, entered, strict=True):
+        for i in indices:
+            stages[i].append(r)
+    return funnel(stages)
+
+
+def by_segment(facts: Sequence[ContactFacts], reached: Sequence[Reached], entered: Sequence[tuple[int, ...]],
                segment: Callable[[ContactFacts], str]) -> list[dict]:
     """The window's funnel for each value of `segment` (grade, band, path, source); values with
     no contact in the window left out; most leads and MQLs first."""
-    groups: dict[str, list[Reached]] = {}
-    for f, r in zip(facts, reached, strict=True):
-        groups.setdefault(segment(f), []).append(r)
-    rows = [{"value": value, "stages": in_window(group, window)} for value, group in groups.items()]
-    rows = [r for r in rows if any(s["entered"] for s in r["stages"])]
+    groups: dict[str, list[list[Reached]]] = {}
+    for f, r, indices in zip(facts, reached, entered, strict=True):
+        if not indices:
+            continue
+        key = segment(f)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = [[] for _ in STAGES]
+        for i in indices:
+            group[i].append(r)
+    rows = [{"value": value, "stages": funnel(group)} for value, group in groups.items()]
     return sorted(rows, key=lambda r: (-r["stages"][0]["entered"] - r["stages"][1]["entered"], r["value"]))
 
 

@@ -124,13 +124,18 @@ def costs(spend: Spend, mql_months: Sequence[tuple[str | None, int | None, int |
     wanted = set(months)
     mqls: dict[tuple[str, str], int] = {}
     sqls: dict[tuple[str, str], int] = {}
+    month_of: dict[int, str] = {}  # by day: a month name per contact date is the slow part
     for source, mql_at, sql_at in mql_months:
         if source is None:
             continue
         for at, counts in ((mql_at, mqls), (sql_at, sqls)):
             if at is not None:
-                key = (_month(at), source)
-                if key[0] in wanted:
+                day = at // 86_400_000
+                month = month_of.get(day)
+                if month is None:
+                    month = month_of[day] = _month(day * 86_400_000)
+                if month in wanted:
+                    key = (month, source)
                     counts[key] = counts.get(key, 0) + 1
     rows = []
     totals: dict[str, list] = {}

@@ -75,7 +75,7 @@ def band_label(score, threshold, hysteresis):
         return "unscored"
     hold = math.ceil(threshold - hysteresis)
     edges = [0, hold // 2, hold, math.ceil(threshold), math.ceil(threshold) + 20]
-    for low, high in zip(edges, edges[1:] + [None]):
+    for low, high in zip(edges, edges[1:] + [None], strict=True):
         if score >= low and (high is None or score < high):
             if high is None:
                 return f"{low}+"

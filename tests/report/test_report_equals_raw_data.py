@@ -4,7 +4,7 @@ computed from the sandbox's raw contacts (tests/report/independent.py, not the r
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -42,11 +42,15 @@ def synced(env, sandbox, capsys):
     return sandbox
 
 
-@pytest.mark.parametrize("by", ["month", "week"])
-def test_given_a_synced_sandbox_when_report_json_then_every_number_equals_the_raw_data(synced, capsys, tmp_path, by):
+@pytest.mark.parametrize("by, cut", [("month", False), ("week", False), ("month", True)])
+def test_given_a_synced_sandbox_when_report_json_then_every_number_equals_the_raw_data(synced, capsys, tmp_path, by,
+                                                                                       cut):
+    """`cut`: the window ends mid-month, months ago (cost still counts that whole month)."""
     contacts = contacts_of(synced)
     today = datetime.now(UTC).date()
     since = date(today.year - 1, today.month, 1)
+    if cut:
+        today = (today.replace(day=1) - timedelta(days=40)).replace(day=15)
     spend = spend_file(tmp_path, contacts)
     before = calls(synced)
     report = json.loads(cli(capsys, "report", "--json", "--since", since.isoformat(), "--until", today.isoformat(),

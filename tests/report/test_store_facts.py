@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from connector.commands.setup import run_setup
 from connector.report.facts import STAGES, ContactFacts, stage_date_property
+from connector.settings import Settings
 from connector.store import Store
 from connector.sync import SyncJob
-from connector.settings import Settings
 from tests.support.sandbox import calls
 
 
