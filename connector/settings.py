@@ -20,6 +20,7 @@ from connector.errors import ConfigError, Problem
 
 DEFAULT_API_BASE = "https://api.hubapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///var/connector.db"
+MIN_DASHBOARD_PASSWORD = 12
 
 
 def default_scoring_config() -> str:
@@ -51,6 +52,12 @@ class Settings:
     # Incoming webhooks for owner alerts (secrets: never logged). Unset: alerts go to HubSpot tasks only.
     slack_webhook_url: str | None = None
     teams_webhook_url: str | None = None
+    # The dashboard (/dashboard on the web process) is off unless this is set: HTTP basic auth with
+    # this password (any user name), compared in constant time. A secret: never logged. Serve the
+    # web process over HTTPS in production, or the password crosses the network in the clear.
+    dashboard_password: str | None = None
+    # Marketing spend per month and source (month,source,amount,currency) for cost per MQL and SQL.
+    spend_file: str = "config/spend.csv"
     trust_proxy_headers: bool = False
     # Address `connector web` / `connector run` bind: loopback unless set (the Procfile binds 0.0.0.0 itself).
     host: str = "127.0.0.1"
@@ -122,6 +129,10 @@ class Settings:
                 problems.append(Problem(name.upper(), "must be a positive number"))
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             problems.append(Problem("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"))
+        if self.dashboard_password is not None and len(self.dashboard_password) < MIN_DASHBOARD_PASSWORD:
+            problems.append(Problem("DASHBOARD_PASSWORD", f"must be at least {MIN_DASHBOARD_PASSWORD} characters "
+                                    f"(got {len(self.dashboard_password)}); e.g. python -c "
+                                    "'import secrets; print(secrets.token_urlsafe(18))'"))
         if self.search_overlap_minutes < 0:
             problems.append(Problem("SEARCH_OVERLAP_MINUTES", "must be 0 or more"))
         return problems
@@ -151,7 +162,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in ("hubspot_access_token", "hubspot_client_secret", "slack_webhook_url",
-                          "teams_webhook_url") and value:
+                          "teams_webhook_url", "dashboard_password") and value:
                 value = f"set ({len(str(value))} chars)"
             elif f.name == "database_url":
                 value = _mask_password(str(value))

@@ -1,7 +1,7 @@
 """The web process: `create_app()` builds the Flask app (connector.serve serves it: waitress).
 
-It composes the edges the web process serves: the webhook receiver (connector.webhooks) and the
-health endpoints GET /healthz and /readyz below.
+It composes the edges the web process serves: the webhook receiver (connector.webhooks), the
+health endpoints GET /healthz and /readyz below, and the read-only dashboard (connector.dashboard).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
+from connector.dashboard import dashboard
 from connector.errors import ConfigError, StoreError
 from connector.settings import Settings
 from connector.store import Store
@@ -50,6 +51,7 @@ def create_app(test_config: Settings | Mapping[str, Any] | None = None) -> Flask
         app.extensions[STORE_FILE_KEY] = store.file_identity()
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
+    app.register_blueprint(dashboard)  # off (404) unless DASHBOARD_PASSWORD is set
     return app
 
 
