@@ -390,13 +390,9 @@ def _webhook_check(settings: Settings, http_get: HttpGet) -> Check:
 
 def default_http_get(url: str, timeout_s: float) -> int:
     """GET `url`; its HTTP status (redirects followed). Raises OSError when nothing answers."""
-    request = urllib.request.Request(url, headers={"User-Agent": "lead-scoring-connector doctor"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return int(exc.code)
+    from connector.handoff.channels import status_of
+
+    return status_of(urllib.request.Request(url, headers={"User-Agent": "lead-scoring-connector doctor"}), timeout_s)
 
 
 # -- messages -------------------------------------------------------------------------------------

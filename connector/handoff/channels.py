@@ -41,13 +41,18 @@ def probe(url: str, timeout_s: float = 5.0) -> int:
     Raises OSError when nothing answers. Slack answers a live URL's empty message with 400
     (`no_text` / `invalid_payload`) and a dead one with 403, 404 or 410
     (https://api.slack.com/messaging/webhooks#handling_errors); Teams' answers: *unverified*."""
-    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    return status_of(urllib.request.Request(url, data=b"{}", method="POST",
+                                            headers={"Content-Type": "application/json"}), timeout_s)
+
+
+def status_of(request: urllib.request.Request, timeout_s: float) -> int:
+    """Send `request`; the HTTP status it gets (redirects followed). OSError when nothing answers."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as r:  # noqa: S310 (http(s) only)
-            return int(r.status)
-    except urllib.error.HTTPError as e:
-        e.close()
-        return int(e.code)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (http(s) only)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return int(exc.code)
 
 
 def contact_url(portal_id: int | str | None, contact_id: str) -> str | None:
