@@ -62,6 +62,9 @@ BATCH_SIZE = 100
 # "History, outcomes and handoff"; *unverified* beyond third-party code).
 TASK_TO_CONTACT = 204
 HISTORY_PAGE_SIZE = 50  # list pages with propertiesWithHistory (docs/hubspot-facts.md, "Limits")
+# List pages (GET /crm/v3/objects/contacts): 100 is the largest `limit` the list endpoint takes
+# (docs/hubspot-facts.md, "Limits"; the spec's default is 10).
+LIST_PAGE_SIZE = 100
 
 
 @dataclass
@@ -267,52 +270,90 @@ class Gateway:
     # -- contacts --------------------------------------------------------------------------
 
     def search_contacts(self, *, properties: Sequence[str], filters: Sequence[dict] = (),
-                        after: str | None = None, limit: int = SEARCH_PAGE_SIZE) -> SearchPage:
-        """One page of contacts matching all `filters`, sorted by id ascending."""
+                        after: str | None = None, limit: int = SEARCH_PAGE_SIZE, descending: bool = False,
+                        cancelled: Callable[[], bool] | None = None) -> SearchPage:
+        """One page of contacts matching all `filters`, sorted by id (ascending unless `descending`).
+        `cancelled`: as for `list_contacts`."""
         body: dict[str, Any] = {
             "filterGroups": [{"filters": list(filters)}] if filters else [],
-            # Search takes `sorts` as given: the object form sorts by id (docs/hubspot-facts.md, "The Python SDK").
-            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            # Search takes `sorts` as given: the object form sorts by id (docs/hubspot-facts.md, "The Python SDK");
+            # one sort, either direction (developers.hubspot.com/docs/api/crm/search, "Sorting").
+            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING" if descending else "ASCENDING"}],
             "properties": list(properties),
             "limit": limit,
         }
         if after:
             body["after"] = after
         data = self._call("search", _Request("POST", "/crm/v3/objects/contacts/search"),
-                          lambda **kw: self._contacts_search.do_search(public_object_search_request=body, **kw))
+                          lambda **kw: self._contacts_search.do_search(public_object_search_request=body, **kw),
+                          cancelled=cancelled)
         nxt = (data.get("paging") or {}).get("next", {}).get("after")
         return SearchPage(data.get("results", []), nxt, int(data.get("total", 0)))
 
     def iter_search(self, *, properties: Sequence[str], filters: Sequence[dict] = (),
-                    after_id: str | None = None,
-                    on_total: Callable[[int], None] | None = None) -> Iterator[list[dict]]:
-        """Every matching contact with id > `after_id`, in pages, ascending by id. `on_total` hears
-        how many match, from the first page (HubSpot's `total`), for a progress bar.
+                    after_id: str | None = None, below_id: str | None = None, descending: bool = False,
+                    on_total: Callable[[int], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> Iterator[list[dict]]:
+        """Every matching contact with id > `after_id` and id < `below_id`, in pages, by id
+        (ascending, or `descending`). `on_total` hears how many match, from the first page
+        (HubSpot's `total`), for a progress bar. `cancelled`: as for `list_contacts`.
 
-        A search query stops at 10,000 results (400 past it): at the cap a new query starts with
-        `hs_object_id > last id seen`, as Airbyte's HubSpot source does.
+        A search query stops at 10,000 results (400 past it): at the cap a new query starts past
+        the last id seen (`hs_object_id > last id`, as Airbyte's HubSpot source does; `<` when
+        descending).
         """
-        last_id = after_id
+        floor, ceiling = after_id, below_id
         while True:
             query = list(filters)
-            if last_id is not None:
-                query.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+            if floor is not None:
+                query.append({"propertyName": "hs_object_id", "operator": "GT", "value": floor})
+            if ceiling is not None:
+                query.append({"propertyName": "hs_object_id", "operator": "LT", "value": ceiling})
             after: str | None = None
             seen = 0
             while True:
-                page = self.search_contacts(properties=properties, filters=query, after=after)
+                page = self.search_contacts(properties=properties, filters=query, after=after, descending=descending,
+                                            cancelled=cancelled)
                 if on_total is not None:
                     on_total(page.total)
                     on_total = None
                 if page.results:
-                    last_id = page.results[-1]["id"]
                     seen += len(page.results)
+                    if descending:
+                        ceiling = page.results[-1]["id"]
+                    else:
+                        floor = page.results[-1]["id"]
                     yield page.results
                 if not page.after:
                     return
                 if seen + SEARCH_PAGE_SIZE > SEARCH_RESULT_CAP:
-                    break  # restart the query from last_id
+                    break  # restart the query past the last id seen
                 after = page.after
+
+    def list_contacts(self, *, properties: Sequence[str], after: str | None = None,
+                      limit: int = LIST_PAGE_SIZE,
+                      cancelled: Callable[[], bool] | None = None) -> tuple[list[dict], str | None]:
+        """One page of GET /crm/v3/objects/contacts and the `after` token of the next (None: that
+        was the last). The token is HubSpot's opaque paging cursor ("the paging cursor token of the
+        last successfully read resource", the contacts spec): it is only ever passed back.
+
+        *unverified*: that the list comes in ascending id order. HubSpot's docs do not say; it is
+        what clients observe and what the sandbox does. A full pass checks it on every page
+        (connector.sync) rather than trusting it. `cancelled`: give up (connector.ratelimit.Cancelled)
+        while waiting for a slot in the window once it says so.
+        """
+        return self._list_page(properties, (), after, limit, cancelled)
+
+    def _list_page(self, properties: Sequence[str], with_history: Sequence[str], after: str | None,
+                   limit: int, cancelled: Callable[[], bool] | None = None) -> tuple[list[dict], str | None]:
+        # Kind "list" is a background request in the 10-second window: it yields to every other
+        # call waiting there (a sync's writes first), see SlidingWindow.acquire.
+        extra = {"properties_with_history": list(with_history)} if with_history else {}
+        data = self._call("list", _Request("GET", "/crm/v3/objects/contacts"),
+                          lambda **kw: self._contacts_basic.get_page(
+            limit=limit, after=after, properties=list(properties), **extra, **kw), cancelled=cancelled)
+        nxt = (data.get("paging") or {}).get("next", {}).get("after")
+        return data.get("results", []), nxt
 
     def get_contact(self, id_or_email: str, properties: Sequence[str]) -> dict:
         id_property = "email" if "@" in id_or_email else None
@@ -340,12 +381,7 @@ class Gateway:
 
         Asking for history lowers the page size to 50 (docs/hubspot-facts.md, "Limits").
         """
-        data = self._call("list", _Request("GET", "/crm/v3/objects/contacts"),
-                          lambda **kw: self._contacts_basic.get_page(
-            limit=limit, after=after, properties=list(properties),
-            properties_with_history=list(with_history), **kw))
-        nxt = (data.get("paging") or {}).get("next", {}).get("after")
-        return data.get("results", []), nxt
+        return self._list_page(properties, with_history, after, limit)
 
     def batch_update_contacts(self, updates: Sequence[tuple[str, dict[str, str]]]) -> BatchOutcome:
         """Write up to 100 contacts. A 207 answer lists per-record errors: those ids are `failed`."""
@@ -497,7 +533,8 @@ class Gateway:
 
     # -- the one way every call goes ----------------------------------------------------------
 
-    def _call(self, kind: str, request: _Request, send: Callable[..., Any], attempts: int | None = None) -> Any:
+    def _call(self, kind: str, request: _Request, send: Callable[..., Any], attempts: int | None = None,
+              cancelled: Callable[[], bool] | None = None) -> Any:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(attempts or self._max_attempts),
@@ -509,7 +546,7 @@ class Gateway:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_once(kind, request, send, attempt.retry_state.attempt_number)
+                    return self._send_once(kind, request, send, attempt.retry_state.attempt_number, cancelled)
         except _Transient as exc:
             tried = retrying.statistics.get("attempt_number", 1)
             if tried > 1:
@@ -517,13 +554,14 @@ class Gateway:
             raise exc.error from None
         raise AssertionError("unreachable")
 
-    def _send_once(self, kind: str, request: _Request, send: Callable[..., Any], attempt: int) -> Any:
+    def _send_once(self, kind: str, request: _Request, send: Callable[..., Any], attempt: int,
+                   cancelled: Callable[[], bool] | None = None) -> Any:
         if self._daily_blocked_until is not None and self._clock() < self._daily_blocked_until:
             # The day's budget is spent: no request may burn it further (docs/hubspot-facts.md, "Limits").
             raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset "
                                   f"(not sent: {request})", policy="DAILY", status=429)
         window = self.search_window if kind == "search" else self.window
-        window.acquire()
+        window.acquire(background=kind == "list", cancelled=cancelled)
         self.counters.count(kind)
         # Timed from here: the limiter's wait above is ours, not HubSpot's.
         flight = _Flight(request, attempt, self._watchdog_s or 0.0, self._timeout[1])

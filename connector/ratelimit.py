@@ -18,6 +18,10 @@ from collections import deque
 from collections.abc import Callable
 
 
+class Cancelled(Exception):
+    """A request given up while it waited for a slot (SlidingWindow.acquire's `cancelled`)."""
+
+
 class SlidingWindow:
     """At most `limit` requests per `interval_s`, counted as described in the module docstring."""
 
@@ -29,27 +33,47 @@ class SlidingWindow:
         self._sleep = sleep
         self._done: deque[float] = deque()  # answer times of finished requests, oldest first
         self._in_flight = 0
+        self._waiting = 0  # foreground requests waiting for a slot
         self._cond = threading.Condition()
 
-    def acquire(self) -> None:
-        """Block until a request may be sent, then count it as in flight."""
+    def acquire(self, *, background: bool = False, cancelled: Callable[[], bool] | None = None) -> None:
+        """Block until a request may be sent, then count it as in flight.
+
+        A `background` request (a full pass's list page) takes a slot only while no other request
+        waits for one: the writes that share the window go first, and list pages use what is left.
+        `cancelled`: looked at while waiting (at least every 50 ms); when it says so, `Cancelled`
+        is raised and no slot is taken (a reader whose pass is already complete).
+        """
         with self._cond:
-            while True:
-                now = self._clock()
-                self._expire(now)
-                if self._in_flight + len(self._done) < self.limit:
-                    self._in_flight += 1
-                    return
-                wait = (self._done[0] + self.interval_s - now) if self._done else 0.05
-                wait = max(wait, 0.001)
-                if self._sleep is not None:  # tests with a fake clock
-                    self._cond.release()
-                    try:
-                        self._sleep(wait)
-                    finally:
-                        self._cond.acquire()
-                else:
-                    self._cond.wait(timeout=wait)
+            if not background:
+                self._waiting += 1
+            try:
+                while True:
+                    now = self._clock()
+                    self._expire(now)
+                    if cancelled is not None and cancelled():
+                        raise Cancelled("the request was no longer needed")
+                    if self._in_flight + len(self._done) < self.limit and (not background or not self._waiting):
+                        self._in_flight += 1
+                        return
+                    self._wait(now, at_most=0.05 if cancelled is not None else None)
+            finally:
+                if not background:
+                    self._waiting -= 1
+                    self._cond.notify_all()  # a background request may be next
+
+    def _wait(self, now: float, at_most: float | None = None) -> None:
+        """Sleep until the oldest slot frees (or a release wakes us); the lock is held on return."""
+        wait = (self._done[0] + self.interval_s - now) if self._done else 0.05
+        wait = max(min(wait, at_most or wait), 0.001)
+        if self._sleep is not None:  # tests with a fake clock
+            self._cond.release()
+            try:
+                self._sleep(wait)
+            finally:
+                self._cond.acquire()
+        else:
+            self._cond.wait(timeout=wait)
 
     def release(self) -> None:
         """The answer (or error) arrived: the slot stays held for one interval from now."""

@@ -1,29 +1,42 @@
 """The scheduled sync: pull contacts, score and decide (pure core), write back what changed.
 
-    search pages ──► WritePath.plan ──► checkpoint in the store ──► writer threads ──► batch update
-                     (one read brings every input)  (histories + outbox)               (≤100, changed values only)
+    pages ──► WritePath.plan ──► checkpoint in the store ──► writer threads ──► batch update
+              (one read brings every input)  (histories + outbox)            (≤100, changed values only)
 
-Reads are bounded by HubSpot's search limit (5/s), writes by the 10-second window: writer threads
-overlap the two so a run takes about as long as its reads. Each page's decisions are committed (as
-an outbox) before any is written, and each write is confirmed afterwards (connector.writeback), so
-a run killed anywhere is finished by the next one. The incremental cursor is the start of the last
-complete run, never later.
+An incremental run reads by search (a `lastmodifieddate` window, ascending ids). A full pass reads
+through HubSpot's two budgets at once: search pages of 200 (5 requests/s per account, outside the
+10-second window) page DOWN from the highest id, list pages of 100 (GET /crm/v3/objects/contacts,
+in the 10-second window) page UP from the lowest; each page keeps only the ids the other path has
+not reached (`_Frontier`), and the pass is complete where they meet. So the split needs no guess
+about the id space: each path covers what its budget reads by then. Writes share the window with
+list pages and go first (list pages are background requests, SlidingWindow.acquire), so a list
+page only ever takes a slot no write is waiting for, and nothing provokes a 429.
+
+Each page's decisions are committed (as an outbox) before any is written, and each write is
+confirmed afterwards (connector.writeback), so a run killed anywhere is finished by the next one,
+which resumes the pass from both committed ends (`_Checkpoint`). The incremental cursor is the
+start of the last complete run, never later.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 
 from connector.core import properties as hp
 from connector.core.rules import RuleSet
 from connector.core.values import parse_instant
-from connector.gateway import BATCH_SIZE, Gateway
+from connector.errors import HubSpotError
+from connector.gateway import BATCH_SIZE, Counters, Gateway
 from connector.handoff.assign import Assigner
+from connector.ratelimit import Cancelled
 from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Run, Store
 from connector.writeback import RunCounts, WritePath
@@ -33,12 +46,15 @@ log = logging.getLogger(__name__)
 CURSOR = "contacts.lastmodifieddate"
 ECHO = "contacts.own_writes"  # see SyncJob._lower_bound
 PLANNED_IN_JSON = 10_000  # a dry run's planned changes in --json (the rest counted, not listed)
+SEARCH, LIST = "search", "list"  # a full pass's two read paths
+CHECKPOINT_CHARS = 32  # the run row's checkpoint_id column (connector/store/schema.py)
+QUEUED_PAGES = 8  # pages read ahead of planning, both paths together (bounded memory)
 
 
 @dataclass
 class RunSummary(RunCounts):
     """A finished sync: its counters (this run's writes plus a dead run's it finished), the
-    run's identity and the API calls it made."""
+    run's identity, the API calls it made and the budgets they were made in."""
 
     kind: str = ""
     dry_run: bool = False
@@ -49,14 +65,25 @@ class RunSummary(RunCounts):
     took_s: float = 0.0
     run_id: int | None = None
     window_from: int | None = None
+    reads: dict[str, int] = field(default_factory=dict)  # contacts read into the run, by path
+    calls: dict[str, int] = field(default_factory=dict)  # API calls, by kind (search, list, batch_update...)
+    window_max: int = 0  # the 10-second window as the headers last reported it (or as configured)
+    window_interval_s: float = 0.0
+    search_per_s: int = 0
 
     def line(self) -> str:
         """One line with the keys `as_dict` uses (so a log and a JSON summary read alike)."""
         return (f"sync done kind={self.kind}{' dry-run' if self.dry_run else ''} pulled={self.pulled} "
                 f"scored={self.scored} changed={self.changed} written={self.written} failed={self.failed} "
-                f"held={self.held} mql_new={self.mql_new} requests={self.requests} "
+                f"held={self.held} mql_new={self.mql_new} {self.budget_use()} requests={self.requests} "
                 f"rate_limited={self.rate_limited} retries={self.retries} took_s={self.took_s:.1f}"
                 + (f" rebuilt={self.rebuilt}" if self.rebuilt else ""))
+
+    def budget_use(self) -> str:
+        """Reads by path (contacts/calls), write calls, and the two budgets they were made in."""
+        reads = ",".join(f"{path}:{self.reads.get(path, 0)}/{self.calls.get(path, 0)}" for path in (SEARCH, LIST))
+        return (f"reads={reads} write_calls={self.calls.get('batch_update', 0)} "
+                f"budgets=search:{self.search_per_s}/s,window:{self.window_max}/{self.window_interval_s:g}s")
 
     def as_dict(self) -> dict:
         data = self.reported()
@@ -94,6 +121,7 @@ class SyncJob:
         self.progress = progress
         self.clock = clock
         self.before_first_write = before_first_write
+        self._reads: Counter[str] = Counter()
         self.path = WritePath(gateway, store, rules, clock=clock,
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
                               shadow=None if dry_run else shadow,
@@ -146,7 +174,14 @@ class SyncJob:
                                      "failed": tally.failed + recovery.failed, "by_path": dict(tally.by_path)}
         return RunSummary(**counts, kind=kind, dry_run=self.dry_run, recovered=recovered,
                           requests=used.requests, rate_limited=used.rate_limited, retries=used.retries,
-                          took_s=self.clock() - started, run_id=run.id, window_from=run.window_from)
+                          took_s=self.clock() - started, run_id=run.id, window_from=run.window_from,
+                          **self._budgets(used))
+
+    def _budgets(self, used: Counters) -> dict:
+        """The summary's reads by path, calls by kind and the budgets as the gateway knows them."""
+        return {"reads": dict(self._reads), "calls": {k: v for k, v in used.by_kind.items() if v},
+                "window_max": self.gateway.window.limit, "window_interval_s": self.gateway.window.interval_s,
+                "search_per_s": self.gateway.search_window.limit}
 
     def _resume_or_start(self, kind: str, cursor: int | None) -> Run:
         window_from = self._lower_bound(cursor) if kind == "incremental" else None
@@ -154,7 +189,7 @@ class SyncJob:
             return Run(0, kind, "dry-run", self._now_ms(), window_from, None, {})
         unfinished = self.store.unfinished_run(kind)
         if unfinished is not None:
-            log.info("resuming %s run %s after contact %s", kind, unfinished.id, unfinished.checkpoint_id)
+            log.info("resuming %s run %s from checkpoint %s", kind, unfinished.id, unfinished.checkpoint_id)
             return unfinished
         return self.store.start_run(kind, self._now_ms(), window_from)
 
@@ -176,12 +211,6 @@ class SyncJob:
         return bound
 
     def _process(self, run: Run, tally: RunCounts) -> None:
-        filters = []
-        if run.window_from is not None:
-            filters = [
-                {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(run.window_from)},
-                {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(run.started_at)},
-            ]
         echo = _EchoCounter(self.store) if run.kind == "incremental" and not self.dry_run else None
         pending: list[PlannedWrite] = []
         futures: list[Future] = []
@@ -200,30 +229,36 @@ class SyncJob:
                     raise
 
             total = [0]
-            pages = self.gateway.iter_search(properties=self.path.properties, filters=filters,
-                                             after_id=run.checkpoint_id, on_total=lambda n: total.__setitem__(0, n))
-            for read_at, page in _timed(pages, self._now_ms):
-                if self.limit is not None:
-                    page = page[: max(0, self.limit - tally.pulled)]
-                    if not page:
+            with closing(self._pages(run, lambda n: total.__setitem__(0, n))) as pages:
+                for page in pages:
+                    contacts = page.contacts
+                    if self.limit is not None:
+                        contacts = contacts[: max(0, self.limit - tally.pulled)]
+                        if not contacts:
+                            break
+                    self._reads[page.path] += len(contacts)
+                    if not contacts:  # a path's last page, past the other's end: only its end to commit
+                        if not self.dry_run:
+                            self.path.claim(run.id, page.checkpoint, tally, {}, [])
+                        continue
+                    planned, histories = self.path.plan(contacts, run.id, tally, echo.see if echo else None,
+                                                        page.read_at)
+                    if planned and self.before_first_write is not None:
+                        check, self.before_first_write = self.before_first_write, None
+                        check()  # raises before anything of this page is committed
+                    if not self.dry_run:
+                        # Contacts the webhook worker holds are its to write (it read them later, or
+                        # wrote them after this read): this run leaves them alone.
+                        mine, _held = self.path.claim(run.id, page.checkpoint, tally, histories, planned,
+                                                      read_at=page.read_at)
+                        pending.extend(mine)
+                        while len(pending) >= BATCH_SIZE:
+                            submit(pending[:BATCH_SIZE])
+                            pending = pending[BATCH_SIZE:]
+                    if self.progress:
+                        self.progress(tally.pulled, min(total[0], self.limit) if self.limit else total[0])
+                    if self.limit is not None and tally.pulled >= self.limit:
                         break
-                planned, histories = self.path.plan(page, run.id, tally, echo.see if echo else None, read_at)
-                if planned and self.before_first_write is not None:
-                    check, self.before_first_write = self.before_first_write, None
-                    check()  # raises before anything of this page is committed
-                if not self.dry_run:
-                    # Contacts the webhook worker holds are its to write (it read them later, or
-                    # wrote them after this read): this run leaves them alone.
-                    mine, _held = self.path.claim(run.id, str(page[-1]["id"]), tally, histories, planned,
-                                                  read_at=read_at)
-                    pending.extend(mine)
-                    while len(pending) >= BATCH_SIZE:
-                        submit(pending[:BATCH_SIZE])
-                        pending = pending[BATCH_SIZE:]
-                if self.progress:
-                    self.progress(tally.pulled, min(total[0], self.limit) if self.limit else total[0])
-                if self.limit is not None and tally.pulled >= self.limit:
-                    break
             if pending:
                 submit(pending)
             try:
@@ -234,8 +269,250 @@ class SyncJob:
         if echo is not None:
             echo.settle()
 
+    def _pages(self, run: Run, on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
+        """The run's pages, each with the checkpoint that commits it: both budgets for a full pass;
+        search alone for an incremental run, or a full run an older version began (its checkpoint
+        is one id: search resumes ascending from it)."""
+        if run.kind == "full":
+            resumed = _Checkpoint.decode(run.checkpoint_id)
+            if resumed is not None:
+                return _BothBudgets(self.gateway, self.path.properties, resumed, self._now_ms,
+                                    on_total).pages()
+        return self._search_pages(run, on_total)
+
+    def _search_pages(self, run: Run, on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
+        filters = []
+        if run.window_from is not None:
+            filters = [
+                {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(run.window_from)},
+                {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(run.started_at)},
+            ]
+        pages = self.gateway.iter_search(properties=self.path.properties, filters=filters,
+                                         after_id=run.checkpoint_id, on_total=on_total)
+        for read_at, page in _timed(pages, self._now_ms):
+            yield _Page(SEARCH, page, read_at, str(page[-1]["id"]))
+
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+
+@dataclass
+class _Page:
+    """Contacts one read brought into the run, and what committing them records."""
+
+    path: str  # SEARCH or LIST
+    contacts: list[dict]
+    read_at: int  # ms, taken just before the request
+    checkpoint: str = ""
+    after: str | None = None  # a list page: HubSpot's token for the next one
+    last: bool = False  # the path's last page
+
+
+@dataclass
+class _Checkpoint:
+    """A full pass's committed progress, as the run row keeps it: every id from `high` up was read
+    by search; the list path either still runs (its next page is `list_after`) or is done, having
+    read every id up to `low`. Encoded "HIGH:TOKEN" or "HIGH=LOW" (parts empty when unknown) in at
+    most CHECKPOINT_CHARS; a token too long for that is left out (the list path then starts again
+    from the bottom: more reads, never fewer)."""
+
+    high: int | None = None
+    list_after: str | None = None
+    list_done: bool = False
+    low: int | None = None
+
+    def encode(self) -> str:
+        high = "" if self.high is None else str(self.high)
+        if self.list_done:
+            return f"{high}={'' if self.low is None else self.low}"
+        text = f"{high}:{self.list_after or ''}"
+        return text if len(text) <= CHECKPOINT_CHARS else f"{high}:"
+
+    @classmethod
+    def decode(cls, text: str | None) -> _Checkpoint | None:
+        """None for an older version's checkpoint (one id: an ascending search read up to it)."""
+        if not text:
+            return cls()
+        digits = len(text) - len(text.lstrip("0123456789"))
+        if digits == len(text):
+            return None
+        high, sep, rest = text[:digits], text[digits], text[digits + 1:]
+        top = int(high) if high else None
+        if sep == "=":
+            return cls(top, None, True, int(rest) if rest else None)
+        return cls(top, rest or None)
+
+    def advance(self, page: _Page) -> str:
+        """Record a page of either path as committed; the checkpoint text that says so."""
+        if page.path == SEARCH:
+            if page.contacts:
+                self.high = int(page.contacts[-1]["id"])
+        else:
+            if page.contacts:
+                self.low = int(page.contacts[-1]["id"])
+            if page.last:
+                self.list_done = True
+            else:
+                self.list_after = page.after
+        return self.encode()
+
+
+class _Frontier:
+    """Where a full pass's two readers stand: every id up to `low` is the list reader's (it pages
+    up from the bottom), every id from `high` up the search reader's (it pages down from the top).
+    A page keeps only the ids between the two, so no contact is read into the run twice; the pass
+    is complete (`met`) when a page reaches past the other end, or a reader runs out of pages.
+
+    Sound because each reader's pages are contiguous in id order: a list page that reaches `high`
+    holds every id between `low` and `high`, as does a search page that reaches `low`. A resumed
+    list reader starts at a token, not at an id: until its first page is taken `low` is unknown,
+    and the search reader waits for it rather than read the list's committed part again.
+    """
+
+    def __init__(self, low: int | None, high: int | None, *, low_known: bool):
+        self._lock = threading.Lock()
+        self.low, self.high = low, high
+        self.met = False
+        self._low_known = threading.Event()
+        if low_known:
+            self._low_known.set()
+        self._previous: dict[str, int] = {}
+
+    def from_bottom(self, page: list[dict]) -> tuple[list[dict], bool]:
+        """The list reader's page (ascending ids): the contacts it keeps, and whether the pass is complete."""
+        with self._lock:
+            ids = self._in_order(LIST, page, ascending=True)
+            self._low_known.set()
+            if self.met:
+                return [], True
+            kept = page if self.high is None else [c for c, i in zip(page, ids, strict=True) if i < self.high]
+            if kept:
+                self.low = int(kept[-1]["id"])
+            self.met = len(kept) < len(page)
+            return kept, self.met
+
+    def from_top(self, page: list[dict], stop: threading.Event) -> tuple[list[dict], bool]:
+        """The search reader's page (descending ids), as `from_bottom`."""
+        while not self._low_known.wait(0.05):
+            if stop.is_set():
+                return [], True
+        with self._lock:
+            ids = self._in_order(SEARCH, page, ascending=False)
+            if self.met:
+                return [], True
+            kept = page if self.low is None else [c for c, i in zip(page, ids, strict=True) if i > self.low]
+            if kept:
+                self.high = int(kept[-1]["id"])
+            self.met = len(kept) < len(page)
+            return kept, self.met
+
+    def meet(self) -> None:
+        """A reader ran out of pages: it read everything the other has not."""
+        with self._lock:
+            self.met = True
+            self._low_known.set()
+
+    def _in_order(self, path: str, page: list[dict], *, ascending: bool) -> list[int]:
+        """The page's ids, checked to continue its reader's id order (HubSpot's docs do not promise
+        it for the list endpoint: *unverified*, see Gateway.list_contacts). Out of order the split
+        would be unsound, so the run stops, resumable, instead of missing contacts."""
+        ids = [int(c["id"]) for c in page]
+        previous = self._previous.get(path)
+        for i in ids:
+            if previous is not None and (i <= previous if ascending else i >= previous):
+                raise HubSpotError(f"HubSpot's contact {path} pages came back out of id order (id {i} after "
+                                   f"{previous}): a full pass cannot split its reads by id")
+            previous = i
+        if previous is not None:
+            self._previous[path] = previous
+        return ids
+
+
+class _BothBudgets:
+    """A full pass through both budgets: a search reader paging down from the highest id and a
+    list reader paging up from the lowest, each in its own thread, meeting in the middle
+    (`_Frontier`). Their pages come out in one stream in the order they were read, each with the
+    checkpoint that commits it and every earlier page of its path (`_Checkpoint`)."""
+
+    def __init__(self, gateway: Gateway, properties: Sequence[str], resumed: _Checkpoint,
+                 now_ms: Callable[[], int], on_total: Callable[[int], None]):
+        self.gateway = gateway
+        self.properties = list(properties)
+        self.committed = resumed
+        self.now_ms = now_ms
+        self.on_total = on_total
+        low = resumed.low if resumed.list_done else None
+        self.frontier = _Frontier(low, resumed.high, low_known=resumed.list_done or resumed.list_after is None)
+        self.queue: queue.Queue[_Page | BaseException] = queue.Queue(QUEUED_PAGES)
+        self.stop = threading.Event()
+
+    def pages(self) -> Generator[_Page, None, None]:
+        readers = [threading.Thread(target=self._read, args=(SEARCH, self._search_down()),
+                                    name="read-search", daemon=True)]
+        if not self.committed.list_done:
+            readers.append(threading.Thread(target=self._read, args=(LIST, self._list_up()),
+                                            name="read-list", daemon=True))
+        for reader in readers:
+            reader.start()
+        try:
+            left = len(readers)
+            while left:
+                item = self.queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                left -= item.last
+                item.checkpoint = self.committed.advance(item)
+                yield item
+        finally:
+            self.stop.set()  # readers check it before each request and while waiting to hand a page over
+            for reader in readers:
+                reader.join()
+
+    def _read(self, path: str, pages: Iterator[tuple[int, list[dict], str | None]]) -> None:
+        """One reader's loop: take each page's share (`_Frontier`), hand it over, stop at the end."""
+        try:
+            for read_at, page, after in pages:
+                if self.stop.is_set():
+                    return
+                kept, met = (self.frontier.from_bottom(page) if path == LIST
+                             else self.frontier.from_top(page, self.stop))
+                self._hand_over(_Page(path, kept, read_at, after=after, last=met))
+                if met:
+                    return
+            self.frontier.meet()
+            self._hand_over(_Page(path, [], self.now_ms(), last=True))
+        except Cancelled:  # the pass completed while this reader waited for a slot
+            self._hand_over(_Page(path, [], self.now_ms(), last=True))
+        except BaseException as exc:  # noqa: BLE001 - the planning thread raises it
+            self._hand_over(exc)
+
+    def _finished(self) -> bool:
+        return self.stop.is_set() or self.frontier.met
+
+    def _hand_over(self, item: _Page | BaseException) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _search_down(self) -> Iterator[tuple[int, list[dict], str | None]]:
+        high = self.committed.high
+        pages = self.gateway.iter_search(properties=self.properties, below_id=None if high is None else str(high),
+                                         descending=True, on_total=self.on_total, cancelled=self._finished)
+        for read_at, page in _timed(pages, self.now_ms):
+            yield read_at, page, None
+
+    def _list_up(self) -> Iterator[tuple[int, list[dict], str | None]]:
+        after = self.committed.list_after
+        while not self.stop.is_set():
+            read_at = self.now_ms()
+            page, after = self.gateway.list_contacts(properties=self.properties, after=after,
+                                                     cancelled=self._finished)
+            yield read_at, page, after
+            if not after:
+                return
 
 
 class _EchoCounter:

@@ -113,3 +113,28 @@ def test_given_daily_budget_spent_when_calling_then_no_retry_and_nothing_more_is
         with pytest.raises(DailyLimitError):
             g.batch_read_contacts(["1"], ["email"])
         assert g.counters.requests == 1
+
+
+def test_given_over_10000_matches_when_iter_search_descending_then_it_restarts_below_the_last_id_and_sees_all_once():
+    with Sandbox(SandboxConfig(contacts=10_250, seed=5, tier="unlimited")) as sb:
+        g = gateway(sb)
+        ids = [int(c["id"]) for page in g.iter_search(properties=["email"], descending=True) for c in page]
+        below = [int(c["id"]) for page in g.iter_search(properties=["email"], descending=True,
+                                                         below_id=str(ids[5000])) for c in page]
+    assert len(ids) == len(set(ids)) == 10_250
+    assert ids == sorted(ids, reverse=True)
+    assert below == ids[5001:]
+
+
+def test_given_the_list_endpoint_when_paging_with_its_tokens_then_every_contact_comes_once_in_id_order(sandbox):
+    g = gateway(sandbox)
+    ids, after, pages = [], None, 0
+    while True:
+        page, after = g.list_contacts(properties=["email"], after=after)
+        ids += [int(c["id"]) for c in page]
+        pages += 1
+        if not after:
+            break
+    assert pages == 4 and len(ids) == 400
+    assert ids == sorted(set(ids))
+    assert g.counters.by_kind == {"list": 4}

@@ -49,3 +49,41 @@ def test_given_header_max_when_observe_then_limit_and_interval_are_learned():
     window = SlidingWindow(100, 10.0)
     window.observe(limit=190, remaining=None, interval_s=10.0)
     assert window.limit == 190
+
+
+def test_given_a_write_waits_when_a_slot_frees_then_it_goes_before_a_waiting_list_page():
+    import threading
+
+    window = SlidingWindow(1, 0.2)
+    window.acquire()  # the window is full
+    order: list[str] = []
+
+    def request(name: str, background: bool) -> None:
+        window.acquire(background=background)
+        order.append(name)
+        window.release()
+
+    page = threading.Thread(target=request, args=("list page", True))
+    page.start()
+    write = threading.Thread(target=request, args=("write", False))
+    write.start()
+    window.release()  # the one slot frees 0.2 s from now: the write, though it came second, takes it
+    page.join(5)
+    write.join(5)
+    assert order == ["write", "list page"]
+
+
+def test_given_cancelled_while_waiting_when_acquire_then_it_gives_up_and_takes_no_slot():
+    import pytest
+
+    from connector.ratelimit import Cancelled
+
+    clock = FakeClock(100.0)
+    window = SlidingWindow(1, 10.0, clock=clock, sleep=clock.sleep)
+    window.acquire()
+    window.release()
+    with pytest.raises(Cancelled):
+        window.acquire(background=True, cancelled=lambda: clock.now > 101.0)
+    assert clock.now < 110.0  # gave up within about a second, not after the window's 10 s
+    clock.advance(10.0)
+    window.acquire()  # the slot is free: the cancelled request never held it

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from connector.commands.setup import run_setup
+from connector.context import Context
 from connector.core import properties as hp
+from connector.core.rules_file import load_rules
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
+from connector.settings import Settings
 from connector.store import Store
-from connector.sync import SyncJob
+from connector.sync import SyncJob, _Checkpoint, _Frontier
+from tests.support.paths import SCORING
 from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
 
@@ -142,3 +147,134 @@ def test_given_a_run_failed_mid_way_when_sync_again_then_it_resumes_that_run_and
     assert resumed.run_id == failed_run.id
     assert ctx.store.count_planned() == 0
     assert all(v[hp.SCORE] is not None for v in portal_state(sandbox).values())
+
+
+# -- a full pass through both budgets -------------------------------------------------------------
+
+
+class _TakesTurns(Gateway):
+    """A gateway whose two readers of a full pass interleave: the search reader's first page waits
+    for the list reader's first, and the list reader's later pages wait for the search's first."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.listed, self.searched = threading.Event(), threading.Event()
+
+    def search_contacts(self, **kw):
+        self.listed.wait(5)
+        try:
+            return super().search_contacts(**kw)
+        finally:
+            self.searched.set()
+
+    def list_contacts(self, **kw):
+        if kw.get("after"):
+            self.searched.wait(5)
+        try:
+            return super().list_contacts(**kw)
+        finally:
+            self.listed.set()
+
+
+def test_given_both_readers_take_turns_when_full_sync_then_each_reads_its_end_and_every_contact_is_read_once(
+        ctx, sandbox, settings):
+    _setup(ctx)
+    gateway = _TakesTurns("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000)
+    summary = run_sync(ctx, full=True, gateway=gateway)
+    assert summary.reads["list"] >= 100 and summary.reads["search"] >= 200  # first pages: 100 up, 200 down
+    assert summary.reads["list"] + summary.reads["search"] == summary.pulled == 400  # nobody read twice
+    assert summary.written == 400 and len(portal_state(sandbox)) == 400
+    assert f"reads=search:{summary.reads['search']}/{summary.calls['search']},list:{summary.reads['list']}/" \
+           f"{summary.calls['list']} write_calls=4" in summary.line()
+
+
+class _DiesOnThirdListPage(_TakesTurns):
+    """List page 1 (100 lowest ids), then search page 1 (200 highest), then list page 2; the
+    process dies asking for list page 3, while the search reader waits to read its second."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.list_pages = 0
+
+    def search_contacts(self, **kw):
+        if self.searched.is_set():
+            time.sleep(1)  # past the death: this page is never handed over
+        return super().search_contacts(**kw)
+
+    def list_contacts(self, **kw):
+        self.list_pages += 1
+        if self.list_pages == 3:
+            raise SystemExit("killed")
+        return super().list_contacts(**kw)
+
+
+def test_given_a_full_pass_killed_mid_way_when_rerun_then_it_resumes_from_both_ends_and_reads_only_the_rest(
+        store):
+    with Sandbox(SandboxConfig(contacts=1000, seed=3, tier="unlimited")) as sb:
+        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url, scoring_config=SCORING,
+                            hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
+        ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
+        _setup(ctx)
+        dying = _DiesOnThirdListPage("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000)
+        with pytest.raises(SystemExit):
+            SyncJob(dying, store, ctx.rules).run(full=True)
+        killed = store.unfinished_run("full")
+        assert killed is not None and _Checkpoint.decode(killed.checkpoint_id).list_after  # both ends kept
+        resumed = run_sync(ctx, full=True)
+        assert resumed.run_id == killed.id
+        assert resumed.pulled == 1000 - 400  # list pages 1 and 2 and search page 1 are not read again
+        assert store.count_rows("outbox") == 0
+        assert all(v[hp.SCORE] is not None for v in portal_state(sb).values())
+
+
+def test_given_a_full_run_an_older_version_left_when_rerun_then_search_resumes_after_its_one_id(ctx, sandbox):
+    _setup(ctx)
+    now = int(time.time() * 1000)
+    old = ctx.store.start_run("full", now, None)
+    ctx.store.checkpoint(old.id, "250", {}, {}, [], now)
+    summary = run_sync(ctx, full=True)
+    above = [cid for cid in portal_state(sandbox) if int(cid) > 250]
+    assert summary.run_id == old.id
+    assert summary.pulled == len(above) > 0 and summary.reads == {"search": len(above)}
+
+
+@pytest.mark.parametrize(("checkpoint", "text"), [
+    (_Checkpoint(), ":"),
+    (_Checkpoint(high=19_801, list_after="296"), "19801:296"),
+    (_Checkpoint(high=None, list_after="NTI1Cg=="), ":NTI1Cg=="),  # a token may hold '=' and ':'
+    (_Checkpoint(high=19_801, list_done=True, low=9_870), "19801=9870"),
+    (_Checkpoint(high=5, list_done=True), "5="),
+])
+def test_given_a_full_pass_checkpoint_when_encoded_then_it_decodes_to_the_same(checkpoint, text):
+    assert checkpoint.encode() == text
+    assert _Checkpoint.decode(text) == checkpoint
+
+
+def test_given_a_list_token_too_long_for_the_column_when_encoded_then_the_list_starts_again_on_resume():
+    text = _Checkpoint(high=123_456_789_012, list_after="x" * 40).encode()
+    assert text == "123456789012:" and _Checkpoint.decode(text) == _Checkpoint(high=123_456_789_012)
+    assert _Checkpoint.decode("250") is None  # one id: an older version's ascending search
+
+
+def _contacts(*ids):
+    return [{"id": str(i)} for i in ids]
+
+
+def test_given_pages_from_both_ends_when_they_cross_then_each_id_is_kept_once_and_none_is_missed():
+    frontier = _Frontier(None, None, low_known=True)
+    stop = threading.Event()
+    assert frontier.from_bottom(_contacts(1, 2, 4)) == (_contacts(1, 2, 4), False)
+    assert frontier.from_top(_contacts(20, 17, 15), stop) == (_contacts(20, 17, 15), False)
+    assert frontier.from_top(_contacts(12, 9, 8), stop) == (_contacts(12, 9, 8), False)
+    # The list page reaches past the search's lowest id: it keeps what lies between, and the pass is complete.
+    assert frontier.from_bottom(_contacts(5, 7, 8, 9)) == (_contacts(5, 7), True)
+    assert frontier.from_top(_contacts(6, 5, 3), stop) == ([], True)
+
+
+def test_given_list_pages_out_of_id_order_when_taken_then_the_pass_stops_instead_of_missing_contacts():
+    from connector.errors import HubSpotError
+
+    frontier = _Frontier(None, None, low_known=True)
+    frontier.from_bottom(_contacts(1, 2, 3))
+    with pytest.raises(HubSpotError, match="out of id order"):
+        frontier.from_bottom(_contacts(7, 5, 9))

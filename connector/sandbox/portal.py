@@ -356,10 +356,16 @@ class Portal:
             ids_in_order = store.order
             if request.id_floor is not None:
                 ids_in_order = ids_in_order[bisect.bisect_right(ids_in_order, request.id_floor):]
-            if request.id_only and request.sort_property == "hs_object_id" and not request.descending:
+            if request.id_ceiling is not None:
+                ids_in_order = ids_in_order[:bisect.bisect_left(ids_in_order, request.id_ceiling)]
+            if request.id_only and request.sort_property == "hs_object_id":
                 # Paging by id with nothing else to check: the page is a slice of the id order.
                 end = request.offset + request.limit
-                ids = [str(i) for i in ids_in_order[request.offset:end]]
+                if request.descending:  # the same slice, counted from the top
+                    top = len(ids_in_order)
+                    ids = [str(i) for i in reversed(ids_in_order[max(0, top - end):max(0, top - request.offset)])]
+                else:
+                    ids = [str(i) for i in ids_in_order[request.offset:end]]
                 total, next_after = len(ids_in_order), (end if end < len(ids_in_order) else None)
                 return total, [store.records[i] for i in ids], next_after, request
             snapshot = [(str(i), store.records[str(i)].properties) for i in ids_in_order]

@@ -47,12 +47,14 @@ class SearchRequest:
     limit: int
     offset: int
     properties: list[str] | None
-    # Speed only, never results: every match has an id above `id_floor` (an hs_object_id GT/GTE
-    # filter in the single group), and `id_only` says no other filter or query narrows it further.
+    # Speed only, never results: every match has an id above `id_floor` and below `id_ceiling`
+    # (hs_object_id GT/GTE and LT/LTE filters in the single group), and `id_only` says no other
+    # filter or query narrows it further.
     id_floor: int | None = None
     id_only: bool = False
     # The `associations.*` pseudo-properties the filters name (the portal supplies their ids).
     associations: frozenset[str] = frozenset()
+    id_ceiling: int | None = None
 
 
 def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
@@ -100,30 +102,36 @@ def parse(body: Any, raw_length: int, type_of: TypeOf) -> SearchRequest:
     query = str(body.get("query") or "").strip().lower()
     predicate = _combine(compiled_groups, query)
     properties = body.get("properties")
-    id_floor, id_only = _id_floor(groups, query)
+    id_floor, id_ceiling, id_only = _id_bounds(groups, query)
     associations = frozenset(str(f.get("propertyName")) for g in groups
                              for f in g.get("filters") or ()
                              if str(f.get("propertyName") or "").startswith(ASSOCIATION_PREFIX))
     return SearchRequest(predicate, sort_property, descending, limit, offset,
                          list(properties) if properties else None, id_floor, id_only,
-                         associations)
+                         associations, id_ceiling)
 
 
-def _id_floor(groups: list, query: str) -> tuple[int | None, bool]:
-    """The id bound of a one-group search that pages by `hs_object_id > last id` (as a connector
-    restarting past 10,000 results does), and whether that is its only condition."""
+def _id_bounds(groups: list, query: str) -> tuple[int | None, int | None, bool]:
+    """The id bounds (exclusive) of a one-group search that pages by `hs_object_id > last id`
+    (as a connector restarting past 10,000 results does) or `< last id` (paging down), and
+    whether those are its only conditions (true too of a search with no filter at all)."""
+    if not groups:
+        return None, None, not query  # no filter: every record matches
     if len(groups) != 1:
-        return None, False
-    floors, others = [], 0
+        return None, None, False
+    floors, ceilings, others = [], [], 0
     for f in groups[0].get("filters") or []:
         op, value = str(f.get("operator", "")).upper(), str(f.get("value", ""))
         if f.get("propertyName") == "hs_object_id" and op in ("GT", "GTE") and value.isdigit():
             floors.append(int(value) if op == "GT" else int(value) - 1)
+        elif f.get("propertyName") == "hs_object_id" and op in ("LT", "LTE") and value.isdigit():
+            ceilings.append(int(value) if op == "LT" else int(value) + 1)
         else:
             others += 1
-    if not floors:
-        return None, False
-    return max(floors), others == 0 and not query
+    if not floors and not ceilings:
+        return None, None, False
+    return (max(floors) if floors else None, min(ceilings) if ceilings else None,
+            others == 0 and not query)
 
 
 def run(request: SearchRequest, records: Iterable[tuple[str, Props]],
