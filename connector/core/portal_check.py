@@ -41,6 +41,12 @@ def check_rules_against_portal(rules: RuleSet, definitions: Mapping[str, Mapping
     for section in ("fit", "engagement", "hand_raise"):
         for index, rule in enumerate(getattr(rules, section)):
             where = f"{rules.source}: rules.{section}[{index}] {rule.name!r}"
+            if rule.activity is not None:
+                # Its key is no property; the forms, events and tier it needs are checked by
+                # connector.engagement.sources before the first read of them.
+                problems += [_missing(f"{where}.activity.watch", p, names)
+                             for p in rule.activity.watch if p not in definitions]
+                continue
             for prop in rule.properties:
                 problems.extend(_property_problems(rule, prop, f"{where}.property", definitions, names))
             if rule.date_property:

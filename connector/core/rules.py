@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from connector.core.activity import Activity
 from connector.core.conditions import Condition
 from connector.core.handoff import Handoff
 from connector.core.matcher import Matcher
@@ -38,6 +39,9 @@ class Rule:
     half_life_seconds: float | None = None
     reason: Reason | None = None  # built once for a condition rule: its points never vary
     property: str = ""  # the first of `properties`: what a count rule counts
+    # An activity rule (connector/core/activity.py): `properties` is its synthetic key, set on the
+    # contact by the engagement layer before it is scored.
+    activity: Activity | None = None
     # A count rule's reasons by rounded points (at most max_points of them), built on first use.
     reasons: dict[int, Reason] = field(default_factory=dict, compare=False, repr=False)
 
@@ -143,10 +147,12 @@ class RuleSet:
     engagement_matcher: Matcher = _compiled()
     hand_raise_matcher: Matcher = _compiled()
     counters: tuple[Rule, ...] = _compiled(())  # the per-unit rules
+    activities: tuple[Activity, ...] = _compiled(())  # what the activity rules count
 
     def __post_init__(self) -> None:
         conditional = [r for r in self.engagement if r.condition is not None]
         object.__setattr__(self, "counters", tuple(r for r in self.engagement if r.per_unit))
+        object.__setattr__(self, "activities", tuple(r.activity for r in self.engagement if r.activity))
         for name, rules in (("fit_matcher", self.fit), ("engagement_matcher", conditional),
                             ("hand_raise_matcher", self.hand_raise)):
             object.__setattr__(self, name, Matcher(rules))

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from connector.core import properties as hp
+from connector.core.activity import parse_activity
 from connector.core.conditions import OPERATORS, compile_condition
 from connector.core.handoff import Handoff
 from connector.core.model import LIFECYCLE_ORDER, Reason
@@ -416,7 +417,7 @@ class _Parser:
             allowed += ("points", "group")
         elif section == "engagement":
             allowed += ("points", "per_unit", "max", "within_days", "date_property", "group",
-                        "half_life_days")
+                        "half_life_days", "activity")
         else:
             allowed += ("within_days", "date_property")
         self.keys(spec, allowed, where)
@@ -430,6 +431,17 @@ class _Parser:
         label = self.text(spec, "label", where, required=True)
 
         operators = [op for op in OPERATORS if op in spec]
+        activity = None
+        if "activity" in spec:
+            # What the contact did, counted by the engagement layer under a synthetic key: the rule
+            # is then a condition `gte at_least` on that count, or a per-unit count of it.
+            activity = parse_activity(str(name), spec["activity"], f"{where}.activity", self.bad)
+            for key in ("property", "within_days", "date_property", *operators):
+                if key in spec:
+                    self.bad(f"{where}.{key}", "an activity rule takes its window and filters in activity, "
+                                               f"not {key}")
+            operators = []
+            spec = {**spec, "property": None}
         if "per_unit" in spec and spec["per_unit"] is None:
             # An explicit null would make a count rule that never counts: refuse it.
             self.bad(f"{where}.per_unit", "must be a number greater than 0, got null")
@@ -439,6 +451,10 @@ class _Parser:
             if operators:
                 self.bad(f"{where}.{operators[0]}", "a per_unit rule counts a number: it takes no "
                                                     "condition operator")
+        elif activity is not None:
+            condition = compile_condition("gte", activity.at_least)
+        elif "activity" in spec:
+            pass  # its problems are reported
         elif len(operators) != 1:
             self.bad(where, "needs exactly one condition operator "
                             f"({', '.join(OPERATORS)}), found {len(operators) or 'none'}"
@@ -454,7 +470,8 @@ class _Parser:
                                                         "value: every contact with the property "
                                                         "blank would become an MQL")
 
-        properties = self.rule_properties(spec, where, operators, per_unit is not None)
+        properties = (activity.key,) if activity is not None else () if "activity" in spec else \
+            self.rule_properties(spec, where, operators, per_unit is not None)
 
         points = 0.0
         max_points = None
@@ -511,6 +528,7 @@ class _Parser:
             within_seconds=within * DAY if within is not None else None,
             date_property=date_property, group=group,
             half_life_seconds=half_life * DAY if half_life is not None else None,
+            activity=activity,
             reason=(Reason(name, label, round_half_up(points))
                     if condition is not None and section != "hand_raise" else
                     Reason(name, label, 0, hand_raise=True) if section == "hand_raise" else None),
@@ -611,6 +629,14 @@ def _contact_properties(sections: dict[str, tuple[Rule, ...]], policy: Policy) -
              "createdate", *(f"hs_lifecyclestage_{s}_date" for s in REPORT_STAGES)}  # the report's funnel
     for rules in sections.values():
         for rule in rules:
+            if rule.activity is not None:
+                # Its key is no HubSpot property; what moves when new activity arrives is read.
+                props.update(rule.activity.markers)
+                if rule.activity.kind == "form_submissions":
+                    props.add("email")  # form submissions carry no contact id: joined on the email
+                if rule.activity.kind == "page_views":
+                    props.update(("hs_analytics_last_url", "hs_analytics_last_timestamp"))
+                continue
             props.update(rule.properties)
             if rule.date_property:
                 props.add(rule.date_property)
