@@ -25,6 +25,7 @@ from connector.core.model import Contact, Evaluation, History, Score
 from connector.core.rules import RuleSet
 from connector.core.sla import TOUCH_PROPERTIES, touched_at
 from connector.core.values import format_instant, parse_instant, same_instant, same_number
+from connector.engagement.enrich import Enricher
 from connector.errors import ValidationError
 from connector.gateway import BATCH_SIZE, BatchOutcome, Gateway
 from connector.handoff.assign import Assigner
@@ -115,6 +116,7 @@ class WritePath:
         self.assigner = assigner
         self.keep_verdicts = keep_verdicts
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
+        self.engagement = Enricher(gateway, store, rules)  # activity rules' counts (connector/engagement/)
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
                                  | ({OWNER} if self.alert_channels or assigner else set())
@@ -128,6 +130,7 @@ class WritePath:
         contact another run wrote since (Store.checkpoint)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = int(now.timestamp() * 1000)
+        self.engagement.enrich(contacts, now.timestamp())  # what they did, read only where it changed
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}

@@ -9,6 +9,7 @@ from connector.core.evaluate import evaluate
 from connector.core.model import Contact
 from connector.core.rules import RuleSet
 from connector.core.values import format_instant
+from connector.engagement.enrich import Enricher
 from connector.errors import HubSpotError, NotFoundError
 from connector.gateway import Gateway
 from connector.store import Store
@@ -27,6 +28,7 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
     cid = str(raw["id"])
     props = raw.get("properties") or {}
     now = now or datetime.now(UTC)
+    Enricher(gateway, store, rules).enrich([raw], now.timestamp())  # the activity rules' counts
     # As the sync sees it: the store's History, or HubSpot's copy (lsc_state) on a rebuilt store.
     history, _rebuilt = known_history(store.get_histories([cid]).get(cid), props, now.timestamp())
     result = evaluate(Contact(cid, props), history, rules, now)
@@ -40,6 +42,8 @@ def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email:
         "lifecycle_stage": props.get(hp.LIFECYCLE_STAGE),
         "score": {"total": s.total, "fit": s.fit, "engagement": s.engagement, "grade": s.grade, "path": s.path},
         "reasons": [str(r) for r in s.reasons],
+        "activity": [{"rule": a.rule, "counts": a.describe(), "count": int(props.get(a.key) or 0)}
+                     for a in rules.activities],
         "decision": {"action": d.action, "why": d.why, "lead_status": d.lead_status,
                      "lifecycle_stage": d.lifecycle_stage, "qualified": d.qualified},
         "would_write": result.changes,
@@ -87,6 +91,9 @@ def render(report: dict) -> str:
         "  rules that fired:",
     ]
     lines += [f"    {r}" for r in report["reasons"]] or ["    (none)"]
+    if report.get("activity"):
+        lines.append("  what the contact did (activity rules):")
+        lines += [f"    {a['rule']}: {a['count']} ({a['counts']})" for a in report["activity"]]
     d = report["decision"]
     lines.append(f"  decision: {d['action']}: {d['why']}")
     if report["would_write"]:

@@ -18,6 +18,8 @@ rate limited), plus the wiring of the webhook sender and the activity clock.
                                                   touch (the engagement, its association, the
                                                   rollups; an email with "replied": true also
                                                   moves hs_sales_email_last_replied)
+    POST /_sandbox/contacts/{id}/marketing-event  {"state", "eventId"?}: the webinar integration
+                                                  records a participation (marketing_events.record)
     POST /_sandbox/owners/{ownerId}/deactivate    the owner's user is deactivated: archived owner
     GET  /_sandbox/tasks                          tasks created through the API, with contact ids
                                                   and creation time in ms
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 ROLLUPS = ("notes_last_updated", "notes_last_contacted", "hs_last_sales_activity_timestamp",
            "num_contacted_notes")
 _CONTACT_ACTION = re.compile(
-    r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete|log-activity)\Z")
+    r"/_sandbox/contacts/(?P<id>\d+)/(?P<action>sales-update|privacy-delete|log-activity|marketing-event)\Z")
 _DEACTIVATE_OWNER = re.compile(r"/_sandbox/owners/(?P<id>[^/]+)/deactivate\Z")
 
 
@@ -73,6 +75,9 @@ def handle(sb: Sandbox, method: str, path: str, query: dict, raw: bytes) -> tupl
     m = _CONTACT_ACTION.match(path)
     if m and method == "POST":
         cid = m["id"]
+        if m["action"] == "marketing-event":
+            from connector.sandbox import engagements
+            return 201, engagements.record(sb.portal, cid, body)
         if m["action"] == "log-activity":
             logged = sb.portal.log_activity(cid, body)
             engagement, contact = logged["engagement"], logged["contact"]

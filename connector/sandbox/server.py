@@ -209,6 +209,8 @@ class Sandbox:
         self.seeded = generate_portal(cfg.contacts, cfg.seed, now, history=cfg.history,
                                       buyers=cfg.buyers)
         self.portal = Portal(self.seeded, clock=cfg.clock)
+        from connector.sandbox import engagements
+        engagements.attach(self.portal, self.seeded, cfg.tier)  # webinars, page views, the tier gate
         self.limiter = RateLimiter(cfg.tier, cfg.clock, seed=cfg.seed)
         self.faults = FaultInjector(spec)
         self.stats = Stats()

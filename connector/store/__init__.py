@@ -9,12 +9,14 @@ One `Store` object, assembled from one module per job:
 - `locks`: job locks across processes; `queue`: the webhook queue;
 - `history`: calibration's cache of contacts read with history; `shadow`: shadow scores;
 - `alerts`: owner alerts and their deliveries per channel, assignment counts, SLA clocks;
-- `handoff`: sales' verdicts on MQLs; `funnel`: what the report counts per contact.
+- `handoff`: sales' verdicts on MQLs; `funnel`: what the report counts per contact;
+- `engagement`: each contact's activity as last read (connector/engagement/).
 """
 
 from __future__ import annotations
 
 from connector.store.alerts import Alerts, Delivery, NewAlert
+from connector.store.engagement import EngagementCache
 from connector.store.funnel import Funnel
 from connector.store.handoff import HandoffResults, SeenVerdict
 from connector.store.history import HistoryCache, HistoryRead
@@ -26,7 +28,8 @@ from connector.store.schema import SCHEMA_VERSION
 from connector.store.shadow import Shadow, ShadowSighting
 
 
-class Store(Runs, Funnel, Outbox, Queue, Locks, HistoryCache, Shadow, Alerts, HandoffResults):
+class Store(Runs, Funnel, Outbox, Queue, Locks, HistoryCache, Shadow, Alerts, HandoffResults,
+            EngagementCache):
     """All reads and writes of the connector's own state."""
 
 

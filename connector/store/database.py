@@ -18,6 +18,7 @@ from connector.store.schema import (
     alerts,
     assignments,
     contact_facts,
+    engagement_cache,
     handoff_results,
     history_cache,
     history_reads,
@@ -80,7 +81,7 @@ class Database:
                 metadata.create_all(conn, tables=[history_cache, history_reads, shadow_scores, alerts,
                                                   alert_deliveries, assignments, sla_clocks])
             if version < 5:
-                metadata.create_all(conn, tables=[handoff_results, contact_facts])
+                metadata.create_all(conn, tables=[handoff_results, contact_facts, engagement_cache])
             # Later versions append their DDL here: `if version < 6: ...`, each safe to run twice.
             if version < SCHEMA_VERSION:
                 self._upsert(conn, schema_meta, {"key": "schema_version", "value": str(SCHEMA_VERSION)}, ["key"])

@@ -252,3 +252,15 @@ contact_facts = sa.Table(
     sa.Column("owner_id", sa.String(32)),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# Each contact's activity of one kind as last read from HubSpot (added in version 5;
+# connector/engagement/): the markers it was read at (the contact rollups that move with new activity)
+# and the occurrences, so an unchanged contact is not read again. A cache: a lost store reads again.
+engagement_cache = sa.Table(
+    "engagement_cache", metadata,
+    sa.Column("contact_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),  # meetings, calls, ..., marketing_events, page_views
+    sa.Column("marker", sa.Text, nullable=False),  # JSON of the marker values when read
+    sa.Column("occurrences", sa.Text, nullable=False),  # JSON [[at seconds, {attrs}], ...]
+    sa.Column("read_at", sa.BigInteger, nullable=False),  # ms
+)

@@ -1,0 +1,1 @@
+"""What contacts did: fetch the activity the scoring rules count, only when it changed (see enrich.py)."""

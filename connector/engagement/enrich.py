@@ -1,0 +1,211 @@
+"""Before a page of contacts is scored: read what they did, for the kinds the rules count, and put each
+activity rule's count on the contact (connector/core/activity.py).
+
+Read only what changed: a contact's activity of a kind is read again only when the rollups that move
+with new activity of that kind (its markers) moved since it was last read; a contact whose markers are
+all empty has none (no call). Reads go in batches (1,000 ids per associations call, 100 objects per
+batch read); webinars for many contacts at once are read per event, not per contact. What was read is
+kept in the store's engagement cache; a lost store only costs reading again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from connector.core.activity import (
+    ENGAGEMENT_OBJECTS,
+    FORMS,
+    MARKETING_EVENTS,
+    PAGE_VIEWS,
+    Activity,
+    Occurrence,
+    from_rollups,
+    signals,
+)
+from connector.core.rules import RuleSet
+from connector.core.values import parse_instant
+from connector.engagement import api
+from connector.errors import ConfigError, HubSpotError, Problem, ScopeError
+from connector.gateway import Gateway
+from connector.store import Store
+
+log = logging.getLogger(__name__)
+# More contacts than this to read webinars for: read every event's participants instead (a handful
+# of calls per event, against one call per contact).
+BULK_WEBINARS = 50
+TIMESTAMP = "hs_timestamp"  # when an engagement happened (https://developers.hubspot.com/docs/api/crm/calls)
+
+
+class Enricher:
+    """Reads and counts the activity a rule set's activity rules need."""
+
+    def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, keep: bool = True):
+        self.gateway = gateway
+        self.store = store
+        self.rules = rules
+        self.keep = keep
+        self.activities = rules.activities
+        self.kinds = sorted({a.kind for a in self.activities})
+        self._checked = False
+        self._fallback_page_views = False
+        self._event_types: dict[str, str] | None = None
+
+    def enrich(self, contacts: Sequence[dict], now: float) -> None:
+        """Add each activity rule's count to every contact's properties (in place)."""
+        if not self.activities or not contacts:
+            return
+        self.check()
+        ids = [str(c["id"]) for c in contacts]
+        props = {str(c["id"]): c.setdefault("properties", {}) for c in contacts}
+        by_contact: dict[str, dict[str, list[Occurrence]]] = {cid: {} for cid in ids}
+        fetched_kinds = [k for k in self.kinds if not (k == PAGE_VIEWS and self._fallback_page_views)]
+        cached = self.store.cached_activity(ids, fetched_kinds)
+        fresh: list[tuple[str, str, str, list]] = []
+        for kind in fetched_kinds:
+            wanted = [a for a in self.activities if a.kind == kind]
+            stale: dict[str, str] = {}
+            for cid in ids:
+                marker = _marker(wanted, kind, props[cid])
+                hit = cached.get((cid, kind))
+                if hit is not None and hit[0] == marker:
+                    by_contact[cid][kind] = [Occurrence(at, attrs) for at, attrs in hit[1]]
+                elif not json.loads(marker)[1:] or not any(json.loads(marker)[1:]):
+                    by_contact[cid][kind] = []  # no rollup says it ever happened: nothing to read
+                else:
+                    stale[cid] = marker
+            if not stale:
+                continue
+            read = self._read(kind, wanted, list(stale), now)
+            for cid, marker in stale.items():
+                occurrences = read.get(cid, [])
+                by_contact[cid][kind] = occurrences
+                fresh.append((cid, kind, marker, [[o.at, dict(o.attrs)] for o in occurrences]))
+        if fresh and self.keep:
+            self.store.cache_activity(fresh, int(now * 1000))
+        for cid in ids:
+            counts = signals(self.activities, by_contact[cid], now)
+            if self._fallback_page_views:
+                counts.update({a.key: str(from_rollups(a, props[cid], now)) for a in self.activities
+                               if a.kind == PAGE_VIEWS})
+            props[cid].update(counts)
+
+    # -- before the first read: what this portal can serve --------------------------------------
+    def check(self) -> None:
+        """Refuse, before any activity is read, a rule this portal cannot serve (ConfigError, one line each)."""
+        if self._checked:
+            return
+        problems = []
+        for index, rule in enumerate(self.rules.engagement):
+            where = f"{self.rules.source}: rules.engagement[{index}] {rule.name!r}.activity"
+            if rule.activity is not None and rule.activity.kind == FORMS:
+                problems.append(Problem(where, "form_submissions rules are not served by this version of the "
+                                               "connector yet (HubSpot's legacy form-submissions API is not wired)"))
+        page_view_rules = [(i, r) for i, r in enumerate(self.rules.engagement)
+                           if r.activity is not None and r.activity.kind == PAGE_VIEWS]
+        if page_view_rules and not problems:
+            refused = self._page_views_refused()
+            if refused is not None:
+                strict = [(i, r) for i, r in page_view_rules if not r.activity.fallback]  # type: ignore[union-attr]
+                if strict:
+                    i, r = strict[0]
+                    problems.append(Problem(f"{self.rules.source}: rules.engagement[{i}] {r.name!r}.activity",
+                                            f"page views need HubSpot's event analytics, which this portal's tier "
+                                            f"does not include ({refused}); set fallback: rollups to score the "
+                                            "last page seen instead; nothing was written"))
+                else:
+                    log.warning("page-view rules score the rollups (the last page seen): %s", refused)
+                    self._fallback_page_views = True
+        if problems:
+            raise ConfigError(problems)
+        self._checked = True
+
+    def _page_views_refused(self) -> str | None:
+        """None when the portal serves event analytics; else what HubSpot said (a 403 below Enterprise)."""
+        try:
+            api.page_views(self.gateway, "1", None, limit=1)
+        except ScopeError:
+            raise
+        except HubSpotError as exc:
+            if getattr(exc, "status", None) == 403:
+                return str(exc)
+            raise
+        return None
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _read(self, kind: str, wanted: list[Activity], ids: list[str], now: float) -> dict[str, list[Occurrence]]:
+        if kind in ENGAGEMENT_OBJECTS:
+            return self._objects(kind, wanted, ids)
+        if kind == MARKETING_EVENTS:
+            return self._webinars(wanted, ids)
+        return self._page_views(wanted, ids, now)
+
+    def _objects(self, kind: str, wanted: list[Activity], ids: list[str]) -> dict[str, list[Occurrence]]:
+        links = api.associated(self.gateway, kind, ids)
+        names = sorted({TIMESTAMP, *(k for a in wanted for k, _ in a.where)})
+        objects = api.read_objects(self.gateway, kind, sorted({o for os in links.values() for o in os}), names)
+        out: dict[str, list[Occurrence]] = {}
+        for cid, object_ids in links.items():
+            for oid in object_ids:
+                p = objects.get(oid)
+                at = parse_instant(p.get(TIMESTAMP)) if p else None
+                if at is not None:
+                    out.setdefault(cid, []).append(Occurrence(at, {n: p.get(n) or "" for n in names if n != TIMESTAMP}))
+        return out
+
+    def _webinars(self, wanted: list[Activity], ids: list[str]) -> dict[str, list[Occurrence]]:
+        types = self._types() if any(a.event_type for a in wanted) else {}
+        rows: list[dict] = []
+        if len(ids) > BULK_WEBINARS:
+            keep = set(ids)
+            for event in api.marketing_events(self.gateway):
+                rows += [r for r in api.event_participations(self.gateway, str(event.get("objectId")))
+                         if str(((r.get("associations") or {}).get("contact") or {}).get("contactId")) in keep]
+        else:
+            for cid in ids:
+                rows += api.contact_participations(self.gateway, cid)
+        out: dict[str, list[Occurrence]] = {}
+        for r in rows:
+            assoc = r.get("associations") or {}
+            cid = str((assoc.get("contact") or {}).get("contactId"))
+            p = r.get("properties") or {}
+            at = parse_instant(p.get("occurredAt"))
+            if at is None:
+                continue
+            event_id = str((assoc.get("marketingEvent") or {}).get("marketingEventId") or "")
+            out.setdefault(cid, []).append(Occurrence(at, {
+                "state": str(p.get("attendanceState") or ""), "event": event_id, "event_type": types.get(event_id, "")}))
+        return out
+
+    def _types(self) -> dict[str, str]:
+        if self._event_types is None:
+            self._event_types = {str(e.get("objectId")): str(e.get("eventType") or "")
+                                 for e in api.marketing_events(self.gateway)}
+        return self._event_types
+
+    def _page_views(self, wanted: list[Activity], ids: list[str], now: float) -> dict[str, list[Occurrence]]:
+        windows = [a.within_seconds for a in wanted]
+        since = None if None in windows else _iso(now - max(w for w in windows if w is not None))
+        out: dict[str, list[Occurrence]] = {}
+        for cid in ids:
+            for event in api.page_views(self.gateway, cid, since):
+                at = parse_instant(event.get("occurredAt"))
+                if at is not None:
+                    out.setdefault(cid, []).append(Occurrence(at, {"url": str((event.get("properties") or {}).get("hs_url") or "")}))
+        return out
+
+
+def _marker(wanted: list[Activity], kind: str, props: dict) -> str:
+    """The values that move when new activity of `kind` arrives, as JSON: [kind, values...]. A kind
+    with no markers of its own (marketing events without `watch`) goes by the contact's lastmodifieddate."""
+    names = sorted({m for a in wanted for m in a.markers}) or ["lastmodifieddate"]
+    return json.dumps([kind, *(props.get(n) or "" for n in names)])
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Enrich = Callable[[Sequence[dict], float], None]
