@@ -38,12 +38,25 @@ SECTION_SCOPES: dict[str, dict[str, str]] = {
 }
 
 
+# What the activity rules of a kind read beyond the contact scopes (engagement objects read with
+# those: docs/hubspot-facts.md, "Scopes"). Marketing events: HubSpot's marketing events spec
+# (https://developers.hubspot.com/docs/guides/api/marketing/marketing-events); event analytics names no
+# scope of its own in its spec (*unverified*), it needs an Enterprise tier instead (doctor says).
+KIND_SCOPES: dict[str, dict[str, str]] = {
+    "marketing_events": {"crm.objects.marketing_events.read": "score webinar registrations and attendance "
+                                                              "(marketing-event participations)"},
+}
+
+
 def needed_scopes(rules: RuleSet) -> dict[str, str]:
-    """Every scope these rules need, and what for: the required ones and those of their sections."""
+    """Every scope these rules need, and what for: the required ones, those of their sections and
+    those of their activity rules' kinds."""
     needed = dict(REQUIRED_SCOPES)
     for section, scopes in SECTION_SCOPES.items():
         if getattr(rules, section, None) is not None:
             needed.update(scopes)
+    for activity in rules.activities:
+        needed.update(KIND_SCOPES.get(activity.kind, {}))
     return needed
 # Legacy contact subscriptions the webhook worker acts on (HubSpot webhooks API,
 # developers.hubspot.com/docs/api/webhooks#webhook-subscriptions).

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 # More contacts than this to read webinars for: read every event's participants instead (a handful
 # of calls per event, against one call per contact).
 BULK_WEBINARS = 50
+# How long every event's participants, once read, answer for the contacts of the following pages
+# (a sync's pages come seconds apart: one read of them per run, not one per page).
+BULK_TTL_S = 900.0
 TIMESTAMP = "hs_timestamp"  # when an engagement happened (https://developers.hubspot.com/docs/api/crm/calls)
 
 
@@ -52,6 +55,7 @@ class Enricher:
         self._checked = False
         self._fallback_page_views = False
         self._event_types: dict[str, str] | None = None
+        self._bulk: tuple[float, dict[str, list[dict]]] | None = None  # (read at, contact id -> rows)
 
     def enrich(self, contacts: Sequence[dict], now: float) -> None:
         """Add each activity rule's count to every contact's properties (in place)."""
@@ -72,7 +76,7 @@ class Enricher:
                 hit = cached.get((cid, kind))
                 if hit is not None and hit[0] == marker:
                     by_contact[cid][kind] = [Occurrence(at, attrs) for at, attrs in hit[1]]
-                elif not json.loads(marker)[1:] or not any(json.loads(marker)[1:]):
+                elif not any(json.loads(marker)[1:]):
                     by_contact[cid][kind] = []  # no rollup says it ever happened: nothing to read
                 else:
                     stale[cid] = marker
@@ -139,7 +143,7 @@ class Enricher:
         if kind in ENGAGEMENT_OBJECTS:
             return self._objects(kind, wanted, ids)
         if kind == MARKETING_EVENTS:
-            return self._webinars(wanted, ids)
+            return self._webinars(wanted, ids, now)
         return self._page_views(wanted, ids, now)
 
     def _objects(self, kind: str, wanted: list[Activity], ids: list[str]) -> dict[str, list[Occurrence]]:
@@ -151,18 +155,24 @@ class Enricher:
             for oid in object_ids:
                 p = objects.get(oid)
                 at = parse_instant(p.get(TIMESTAMP)) if p else None
-                if at is not None:
+                if p is not None and at is not None:
                     out.setdefault(cid, []).append(Occurrence(at, {n: p.get(n) or "" for n in names if n != TIMESTAMP}))
         return out
 
-    def _webinars(self, wanted: list[Activity], ids: list[str]) -> dict[str, list[Occurrence]]:
+    def _webinars(self, wanted: list[Activity], ids: list[str], now: float) -> dict[str, list[Occurrence]]:
         types = self._types() if any(a.event_type for a in wanted) else {}
         rows: list[dict] = []
-        if len(ids) > BULK_WEBINARS:
-            keep = set(ids)
+        if self._bulk is not None and now - self._bulk[0] > BULK_TTL_S:
+            self._bulk = None
+        if self._bulk is None and len(ids) > BULK_WEBINARS:
+            index: dict[str, list[dict]] = {}
             for event in api.marketing_events(self.gateway):
-                rows += [r for r in api.event_participations(self.gateway, str(event.get("objectId")))
-                         if str(((r.get("associations") or {}).get("contact") or {}).get("contactId")) in keep]
+                for r in api.event_participations(self.gateway, str(event.get("objectId"))):
+                    cid = str(((r.get("associations") or {}).get("contact") or {}).get("contactId"))
+                    index.setdefault(cid, []).append(r)
+            self._bulk = (now, index)
+        if self._bulk is not None:
+            rows = [r for cid in ids for r in self._bulk[1].get(cid, [])]
         else:
             for cid in ids:
                 rows += api.contact_participations(self.gateway, cid)
@@ -176,7 +186,8 @@ class Enricher:
                 continue
             event_id = str((assoc.get("marketingEvent") or {}).get("marketingEventId") or "")
             out.setdefault(cid, []).append(Occurrence(at, {
-                "state": str(p.get("attendanceState") or ""), "event": event_id, "event_type": types.get(event_id, "")}))
+                "state": str(p.get("attendanceState") or ""), "event": event_id,
+                "event_type": types.get(event_id, "")}))
         return out
 
     def _types(self) -> dict[str, str]:
@@ -193,15 +204,17 @@ class Enricher:
             for event in api.page_views(self.gateway, cid, since):
                 at = parse_instant(event.get("occurredAt"))
                 if at is not None:
-                    out.setdefault(cid, []).append(Occurrence(at, {"url": str((event.get("properties") or {}).get("hs_url") or "")}))
+                    url = str((event.get("properties") or {}).get("hs_url") or "")
+                    out.setdefault(cid, []).append(Occurrence(at, {"url": url}))
         return out
 
 
 def _marker(wanted: list[Activity], kind: str, props: dict) -> str:
-    """The values that move when new activity of `kind` arrives, as JSON: [kind, values...]. A kind
-    with no markers of its own (marketing events without `watch`) goes by the contact's lastmodifieddate."""
-    names = sorted({m for a in wanted for m in a.markers}) or ["lastmodifieddate"]
-    return json.dumps([kind, *(props.get(n) or "" for n in names)])
+    """The values that move when new activity of `kind` arrives, as JSON: [kind, values...]. Marketing
+    events without `watch` have none: read once per contact (and again after a lost store); a rule
+    that must see new participations at once watches what its webinar integration moves."""
+    names = sorted({m for a in wanted for m in a.markers})
+    return json.dumps([kind, *(props.get(n) or "" for n in names)] if names else [kind, "unwatched"])
 
 
 def _iso(when: float) -> str:

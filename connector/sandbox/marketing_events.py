@@ -103,7 +103,8 @@ def seed(seed_value: int, contacts: list[dict], truth: dict[str, dict], now_ms: 
                 continue
             registered = max(created, start - rng.randint(1, 14) * _DAY_MS)
             if start > now_ms:
-                w.add(Participation(event["objectId"], cid, c["properties"].get("email") or "", "REGISTERED", registered))
+                w.add(Participation(event["objectId"], cid, c["properties"].get("email") or "", "REGISTERED",
+                                    registered))
             elif rng.random() < 0.1 + 0.8 * prop:
                 w.add(Participation(event["objectId"], cid, c["properties"].get("email") or "", "ATTENDED", start,
                                     rng.randint(600, 3600)))

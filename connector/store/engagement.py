@@ -12,7 +12,8 @@ from connector.store.schema import engagement_cache
 
 
 class EngagementCache(Database):
-    def cached_activity(self, contact_ids: Sequence[str], kinds: Sequence[str]) -> dict[tuple[str, str], tuple[str, list]]:
+    def cached_activity(self, contact_ids: Sequence[str],
+                        kinds: Sequence[str]) -> dict[tuple[str, str], tuple[str, list]]:
         """(contact id, kind) -> (marker JSON, [[at, attrs], ...]) for what is cached."""
         if not contact_ids or not kinds:
             return {}
@@ -32,5 +33,6 @@ class EngagementCache(Database):
             return
         with self._begin() as conn:
             self._upsert(conn, engagement_cache, [
-                {"contact_id": cid, "kind": kind, "marker": marker, "occurrences": json.dumps(occ, separators=(",", ":")),
+                {"contact_id": cid, "kind": kind, "marker": marker,
+                 "occurrences": json.dumps(occ, separators=(",", ":")),
                  "read_at": now_ms} for cid, kind, marker, occ in rows], ["contact_id", "kind"])

@@ -84,7 +84,8 @@ def test_given_a_form_named_by_name_then_its_id_matches_too():
 
 def test_given_webinar_attended_registered_or_nothing_then_three_scores_and_reasons():
     rules = parse_rules(config(WEBINAR, {**WEBINAR, "name": "webinar_registered", "label": "Registered for a webinar",
-                                         "points": 4, "activity": {**WEBINAR["activity"], "state": "REGISTERED"}}), "s.yaml")
+                                         "points": 4,
+                                         "activity": {**WEBINAR["activity"], "state": "REGISTERED"}}), "s.yaml")
     seen = {}
     for who, state in (("attended", "ATTENDED"), ("registered", "REGISTERED"), ("nothing", None)):
         events = [Occurrence(T - 3 * DAY, {"state": state})] if state else []
