@@ -317,3 +317,20 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} CPUs, {model}, Python {sys.version.split()[0]}"
+
+
+# -- additions for bench/sync.py (issue 14) ------------------------------------------------------
+
+
+def sandbox_cpu_s(base_url: str) -> float:
+    """CPU seconds (user + sys) the sandbox process serving `base_url` has used so far (Linux
+    /proc; 0.0 where it cannot be found): a bench shows what the box spent on HubSpot's side."""
+    port = base_url.rsplit(":", 1)[-1].rstrip("/")
+    try:
+        listening = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+        pid = int(listening.split("pid=", 1)[1].split(",", 1)[0])
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

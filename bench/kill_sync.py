@@ -15,7 +15,10 @@ killed first run resumes the same unfinished full run). Checked per trial:
   audit and score-history rows number as many as the reference's, the outbox is empty;
 - no contact written twice: each process runs with its own frozen wall clock (the killed one at
   T, the new run at T + 10 ms), so every write carries a distinct `lsc_last_scored`, and the
-  sandbox's property history shows a contact written twice as two entries.
+  sandbox's property history shows a contact written twice as two entries;
+- a full pass reads through both budgets (search pages down from the top, list pages up from the
+  bottom, issue 14): a killed run that had committed pages is resumed from both committed ends, so
+  the run after it reads fewer contacts than the portal holds (its reads by path are printed).
 Both clocks are frozen (see _harness.connector_command) so scores do not decay between the runs.
 Optionally one more trial with the store on PostgreSQL (`--postgres-url`; its tables are dropped).
 
@@ -54,6 +57,7 @@ from _harness import (
 UPDATE = "POST /crm/v3/objects/contacts/batch/update"
 READ = "POST /crm/v3/objects/contacts/batch/read"
 SEARCH = "POST /crm/v3/objects/contacts/search"
+LIST = "GET /crm/v3/objects/contacts"
 DUPLICATES = sa.text("SELECT contact_id, property, count(*) FROM audit "
                      "GROUP BY contact_id, property HAVING count(*) > 1")
 
@@ -82,6 +86,13 @@ def written_twice(history: dict[str, list[dict]]) -> dict[str, int]:
     """Contacts whose lsc_last_scored was set more than once through the API: {id: times}."""
     return {cid: n for cid, entries in history.items()
             if (n := sum(1 for e in entries if e.get("sourceType") != "IMPORT")) > 1}
+
+
+def resumed_with_progress(run: dict | None) -> bool:
+    """The killed run was a full pass that had committed pages of either path (its checkpoint,
+    connector.sync._Checkpoint: "HIGH:TOKEN" or "HIGH=LOW", names an end)."""
+    checkpoint = (run or {}).get("checkpoint_id") or ""
+    return run is not None and run.get("kind") == "full" and checkpoint not in ("", ":", "=")
 
 
 def drop_tables(url: str) -> None:
@@ -195,7 +206,9 @@ def main() -> int:
             "run_at_kill": run_at_kill[0] if run_at_kill else None,
             "recovered": summary.get("recovered"), "written_after": summary.get("written"),
             "updates_after": after["requests"].get(UPDATE, 0), "reads_after": after["requests"].get(READ, 0),
-            "searches_after": after["requests"].get(SEARCH, 0), "took_after_s": round(took, 2),
+            "searches_after": after["requests"].get(SEARCH, 0), "lists_after": after["requests"].get(LIST, 0),
+            "pulled_after": summary.get("pulled"), "read_paths_after": summary.get("reads", {}),
+            "took_after_s": round(took, 2),
             "mismatches": len(diffs), "duplicate_audit_groups": len(final["duplicates"]),
             "audit": final["audit"], "score_history": final["score_history"], "outbox": final["outbox"],
             "write_failures": final["write_failures"], "written_twice": len(twice),
@@ -210,7 +223,8 @@ def main() -> int:
               f"{row['updates_before_kill']} batch updates sent, {state}, outbox {row['outbox_at_kill']}, "
               f"audit {row['audit_at_kill']}) -> new run: recovered {row['recovered']}, "
               f"written {row['written_after']}, {row['updates_after']} batch updates + "
-              f"{row['reads_after']} batch reads + {row['searches_after']} searches, "
+              f"{row['reads_after']} batch reads + {row['searches_after']} searches + {row['lists_after']} list pages "
+              f"(contacts read {row['pulled_after']}: {row['read_paths_after']}), "
               f"{took:.2f}s | batch updates in all {total_updates} "
               f"(reference {ref_stats['requests'].get(UPDATE, 0)}), "
               f"mismatches {len(diffs)}, duplicate audit groups {len(final['duplicates'])}, audit {final['audit']}/"
@@ -235,6 +249,8 @@ def main() -> int:
             problems.append(f"outbox not empty ({final['outbox']})")
         if twice:
             problems.append(f"{len(twice)} contacts written twice")
+        if resumed_with_progress(row["run_at_kill"]) and row["pulled_after"] >= args.contacts:
+            problems.append(f"the resumed pass read all {row['pulled_after']} contacts again")
         if any(status != "done" for _, _, status in row["runs"]):
             problems.append(f"runs not all done: {row['runs']}")
         failures += [f"trial {name}: {p}" for p in problems]
