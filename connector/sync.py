@@ -381,15 +381,8 @@ class _Frontier:
     def from_bottom(self, page: list[dict]) -> tuple[list[dict], bool]:
         """The list reader's page (ascending ids): the contacts it keeps, and whether the pass is complete."""
         with self._lock:
-            ids = self._in_order(LIST, page, ascending=True)
             self._low_known.set()
-            if self.met:
-                return [], True
-            kept = page if self.high is None else [c for c, i in zip(page, ids, strict=True) if i < self.high]
-            if kept:
-                self.low = int(kept[-1]["id"])
-            self.met = len(kept) < len(page)
-            return kept, self.met
+            return self._take(LIST, page)
 
     def from_top(self, page: list[dict], stop: threading.Event) -> tuple[list[dict], bool]:
         """The search reader's page (descending ids), as `from_bottom`."""
@@ -397,14 +390,23 @@ class _Frontier:
             if stop.is_set():
                 return [], True
         with self._lock:
-            ids = self._in_order(SEARCH, page, ascending=False)
-            if self.met:
-                return [], True
-            kept = page if self.low is None else [c for c, i in zip(page, ids, strict=True) if i > self.low]
-            if kept:
+            return self._take(SEARCH, page)
+
+    def _take(self, path: str, page: list[dict]) -> tuple[list[dict], bool]:
+        upward = path == LIST
+        ids = self._in_order(path, page, ascending=upward)
+        if self.met:
+            return [], True
+        other_end = self.high if upward else self.low
+        kept = page if other_end is None else [
+            c for c, i in zip(page, ids, strict=True) if (i < other_end if upward else i > other_end)]
+        if kept:
+            if upward:
+                self.low = int(kept[-1]["id"])
+            else:
                 self.high = int(kept[-1]["id"])
-            self.met = len(kept) < len(page)
-            return kept, self.met
+        self.met = len(kept) < len(page)
+        return kept, self.met
 
     def meet(self) -> None:
         """A reader ran out of pages: it read everything the other has not."""
