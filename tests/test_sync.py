@@ -278,3 +278,41 @@ def test_given_list_pages_out_of_id_order_when_taken_then_the_pass_stops_instead
     frontier.from_bottom(_contacts(1, 2, 3))
     with pytest.raises(HubSpotError, match="out of id order"):
         frontier.from_bottom(_contacts(7, 5, 9))
+
+
+class _RefusesOldTokens(_DiesOnThirdListPage):
+    """After the kill, HubSpot no longer takes the list token the killed pass kept (400, once: the
+    same text handed out afresh by a new listing is taken)."""
+
+    def __init__(self, *a, refused: str, **kw):
+        super().__init__(*a, **kw)
+        self.refused, self.list_pages = refused, -100  # never dies
+
+    def list_contacts(self, **kw):
+        if kw.get("after") == self.refused and self.refused is not None:
+            from connector.errors import ValidationError
+
+            self.refused = None
+            raise ValidationError("HubSpot answered 400 to GET /crm/v3/objects/contacts: invalid after")
+        return Gateway.list_contacts(self, **kw)
+
+
+def test_given_the_kept_list_token_is_refused_when_resumed_then_the_list_path_starts_again_and_the_pass_completes(
+        store):
+    with Sandbox(SandboxConfig(contacts=1000, seed=3, tier="unlimited")) as sb:
+        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url, scoring_config=SCORING,
+                            hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
+        ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
+        _setup(ctx)
+        with pytest.raises(SystemExit):
+            SyncJob(_DiesOnThirdListPage("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000),
+                    store, ctx.rules).run(full=True)
+        kept = _Checkpoint.decode(store.unfinished_run("full").checkpoint_id).list_after
+        refusing = _RefusesOldTokens("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000,
+                                     refused=kept)
+        refusing.listed.set()
+        refusing.searched.set()
+        resumed = run_sync(ctx, full=True, gateway=refusing)
+        assert resumed.failed == 0 and store.count_rows("outbox") == 0
+        assert 1000 - 400 <= resumed.pulled <= 1000  # the list's first 200 may be read again, nothing is missed
+        assert all(v[hp.SCORE] is not None for v in portal_state(sb).values())
