@@ -114,8 +114,10 @@ def test_given_an_assignment_section_and_no_owners_read_scope_when_sync_then_exi
     config["assignment"] = {"team": "Inbound SDRs"}
     path = tmp_path / "scoring.yaml"
     path.write_text(yaml.safe_dump(config))
-    base = ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.schemas.contacts.read",
-            "crm.schemas.contacts.write"]
+    from connector.commands.setup import OWNERS_READ, needed_scopes
+    from connector.core.rules_file import load_rules
+
+    base = set(needed_scopes(load_rules(DEFAULT_CONFIG))) - {OWNERS_READ}  # all the packaged config needs
     cfg = SandboxConfig(contacts=20, tier="unlimited", tokens={"pat-noowners": frozenset(base)})
     with Sandbox(cfg) as sb:
         env.setenv("HUBSPOT_API_BASE", sb.base_url)
