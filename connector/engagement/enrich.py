@@ -72,7 +72,7 @@ class Enricher:
             wanted = [a for a in self.activities if a.kind == kind]
             stale: dict[str, str] = {}
             for cid in ids:
-                marker = _marker(wanted, kind, props[cid])
+                marker = _marker(wanted, kind, props[cid], now)
                 hit = cached.get((cid, kind))
                 if hit is not None and hit[0] == marker:
                     by_contact[cid][kind] = [Occurrence(at, attrs) for at, attrs in hit[1]]
@@ -209,12 +209,15 @@ class Enricher:
         return out
 
 
-def _marker(wanted: list[Activity], kind: str, props: dict) -> str:
+def _marker(wanted: list[Activity], kind: str, props: dict, now: float) -> str:
     """The values that move when new activity of `kind` arrives, as JSON: [kind, values...]. Marketing
-    events without `watch` have none: read once per contact (and again after a lost store); a rule
+    events without `watch` have none (no contact property moves with a participation): their read
+    answers for the UTC day it was made, so the nightly full pass sees yesterday's webinars; a rule
     that must see new participations at once watches what its webinar integration moves."""
     names = sorted({m for a in wanted for m in a.markers})
-    return json.dumps([kind, *(props.get(n) or "" for n in names)] if names else [kind, "unwatched"])
+    if names:
+        return json.dumps([kind, *(props.get(n) or "" for n in names)])
+    return json.dumps([kind, "unwatched", datetime.fromtimestamp(now, UTC).date().isoformat()])
 
 
 def _iso(when: float) -> str:

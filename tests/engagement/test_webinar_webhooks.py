@@ -35,7 +35,7 @@ WEBINAR_RULES = [
 @pytest.fixture
 def webinar_rules(tmp_path):
     data = yaml.safe_load(Path(SCORING).read_text())
-    # The default's own webinar rule watches nothing (read once per contact): these watch the integration.
+    # The default's own webinar rule watches nothing (read again each day): these watch the integration.
     data["rules"]["engagement"] = [r for r in data["rules"]["engagement"] if r["name"] != "webinar_attended"]
     data["rules"]["engagement"] += WEBINAR_RULES
     path = tmp_path / "scoring.yaml"
