@@ -10,6 +10,7 @@ import pytest
 from connector.commands.setup import run_setup
 from connector.sync import SyncJob
 from connector.web import create_app
+from connector.webhooks.receiver import STORE_KEY
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -47,3 +48,19 @@ def served(synced, tmp_path):
     yield f"http://127.0.0.1:{server.server_port}", synced
     server.shutdown()
     thread.join(timeout=5)
+    app.extensions[STORE_KEY].dispose()
+
+
+@pytest.fixture
+def apps():
+    """create_app for a test; every app's store closed at the end (PostgreSQL connections too)."""
+    made = []
+
+    def make(settings):
+        app = create_app(settings)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions[STORE_KEY].dispose()

@@ -8,7 +8,6 @@ import logging
 
 import pytest
 
-from connector.web import create_app
 from tests.dashboard.conftest import PASSWORD, dashboard_settings
 
 URLS = ["/dashboard", "/dashboard/", "/dashboard/contact?q=1", "/dashboard/nothing-here"]
@@ -19,9 +18,9 @@ def auth(password: str, user: str = "anyone") -> dict:
 
 
 @pytest.fixture
-def app_with(ctx, tmp_path):
+def app_with(ctx, tmp_path, apps):
     def make(password):
-        return create_app(dashboard_settings(ctx, tmp_path, password)).test_client()
+        return apps(dashboard_settings(ctx, tmp_path, password)).test_client()
     return make
 
 
@@ -83,7 +82,7 @@ def test_given_a_short_password_then_the_setting_is_refused_naming_it():
     assert Settings(dashboard_password=PASSWORD).redacted()["DASHBOARD_PASSWORD"] == f"set ({len(PASSWORD)} chars)"
 
 
-def test_given_the_store_changes_between_pages_then_the_next_page_counts_the_change(ctx, tmp_path):
+def test_given_the_store_changes_between_pages_then_the_next_page_counts_the_change(ctx, tmp_path, apps):
     """The web process keeps the facts between pages; a new, changed or deleted contact shows at once."""
     from connector.report.facts import ContactFacts
 
@@ -92,7 +91,7 @@ def test_given_the_store_changes_between_pages_then_the_next_page_counts_the_cha
 
     now = int(__import__("time").time() * 1000)
     ctx.store.record_facts([fact("1", now - 1000, None), fact("2", now - 1000, None)])
-    client = create_app(dashboard_settings(ctx, tmp_path)).test_client()
+    client = apps(dashboard_settings(ctx, tmp_path)).test_client()
 
     def mqls() -> int:
         page = client.get("/dashboard/", headers=auth(PASSWORD)).data.decode()
