@@ -73,6 +73,10 @@ def decide(props: Mapping[str, str | None], tally: ScoreCard, history: History, 
                  and tally.fit >= policy.fit_minimum)
         if by_score:
             why = f"Still an MQL: total {tally.total} >= {policy.mql_threshold:g}."
+        elif holds and history.path == "hand_raise":
+            # It never qualified by score: the band would read as if it once had.
+            why = (f"Still an MQL by hand-raise: raising a hand makes an MQL at any score "
+                   f"(total {tally.total}, threshold {policy.mql_threshold:g}).")
         elif holds:
             why = (f"Still an MQL: total {tally.total} is within the hysteresis band "
                    f"({policy.hysteresis:g}) below the threshold {policy.mql_threshold:g}.")
