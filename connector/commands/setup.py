@@ -41,10 +41,13 @@ SECTION_SCOPES: dict[str, dict[str, str]] = {
 # What the activity rules of a kind read beyond the contact scopes (engagement objects read with
 # those: docs/hubspot-facts.md, "Scopes"). Marketing events: HubSpot's marketing events spec
 # (https://developers.hubspot.com/docs/guides/api/marketing/marketing-events); event analytics names no
-# scope of its own in its spec (*unverified*), it needs an Enterprise tier instead (doctor says).
+# scope of its own in its spec (*unverified*), it needs an Enterprise tier instead (doctor says). Forms: `forms`
+# for both the forms list (HubSpot's forms v3 spec, PublicApiSpecs/Marketing/Forms/.../v3/forms.json) and the
+# legacy submissions read (https://developers.hubspot.com/docs/api-reference/legacy/marketing/forms/v1/get-form-integrations-v1-submissions-forms-form_guid).
 KIND_SCOPES: dict[str, dict[str, str]] = {
     "marketing_events": {"crm.objects.marketing_events.read": "score webinar registrations and attendance "
                                                               "(marketing-event participations)"},
+    "form_submissions": {"forms": "score form submissions (the forms list and each form's submissions)"},
 }
 
 

@@ -10,7 +10,7 @@ portal; did you mean 'industry'?`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from connector.core import properties as hp
 from connector.core.rules import Rule, RuleSet
@@ -43,7 +43,7 @@ def check_rules_against_portal(rules: RuleSet, definitions: Mapping[str, Mapping
             where = f"{rules.source}: rules.{section}[{index}] {rule.name!r}"
             if rule.activity is not None:
                 # Its key is no property; the forms, events and tier it needs are checked by
-                # connector.engagement.sources before the first read of them.
+                # the enricher (connector/engagement/enrich.py) before the first read of them.
                 problems += [_missing(f"{where}.activity.watch", p, names)
                              for p in rule.activity.watch if p not in definitions]
                 continue
@@ -127,3 +127,36 @@ def _missing(where: str, prop: str, names: list[str]) -> Problem:
     close = difflib.get_close_matches(prop, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return Problem(where, f"{prop!r} is not a contact property of this portal{hint}")
+
+
+def form_ids_of(forms: Sequence[Mapping]) -> dict[str, str]:
+    """Form name (lower case) and id (lower case) -> id, from GET /marketing/v3/forms rows."""
+    out: dict[str, str] = {}
+    for form in forms:
+        fid = str(form.get("id") or "")
+        if fid:
+            out[fid.lower()] = fid
+            out[str(form.get("name") or "").strip().lower()] = fid
+    out.pop("", None)
+    return out
+
+
+def check_forms_against_portal(rules: RuleSet, forms: Sequence[Mapping]) -> list[Problem]:
+    """Every form_submissions rule whose form (by name or id) the portal does not have, with the
+    nearest form name, e.g. `scoring.yaml: rules.engagement[3] 'roi'.activity.form: 'ROI calculater' is
+    not a form of this portal; did you mean 'ROI calculator'?`"""
+    known = form_ids_of(forms)
+    names = sorted(str(f.get("name") or "") for f in forms if f.get("name"))
+    problems = []
+    for index, rule in enumerate(rules.engagement):
+        activity = rule.activity
+        if activity is None or activity.kind != "form_submissions" or activity.form is None:
+            continue
+        if activity.form.strip().lower() in known:
+            continue
+        lowered = {n.lower(): n for n in names}
+        close = difflib.get_close_matches(activity.form.lower(), list(lowered), n=1, cutoff=0.5)
+        hint = f"; did you mean {lowered[close[0]]!r}?" if close else f" (it has {len(names)} forms)"
+        problems.append(Problem(f"{rules.source}: rules.engagement[{index}] {rule.name!r}.activity.form",
+                                f"{activity.form!r} is not a form of this portal{hint}"))
+    return problems

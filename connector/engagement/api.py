@@ -8,6 +8,11 @@
 - Marketing events, `GET /marketing/v3/marketing-events/` and the participation breakdowns by contact and
   by event (https://developers.hubspot.com/docs/guides/api/marketing/marketing-events); scope
   crm.objects.marketing_events.read.
+- Forms, `GET /marketing/v3/forms` (names -> ids; scope `forms`: HubSpot's OpenAPI spec, HubSpot/HubSpot-public-
+  api-spec-collection, PublicApiSpecs/Marketing/Forms/Rollouts/144909/v3/forms.json), and their submissions, only
+  from the legacy `GET /form-integrations/v1/submissions/forms/{formGuid}`: newest first, at most 50 a page, `after`
+  paging, scope `forms`, no contact id (each submission's `values` carry the email)
+  (https://developers.hubspot.com/docs/api-reference/legacy/marketing/forms/v1/get-form-integrations-v1-submissions-forms-form_guid).
 - Page views, `GET /events/v3/events?objectType=contact&objectId=…&eventType=e_visited_page`
   (https://developers.hubspot.com/docs/guides/api/analytics-and-events/event-analytics): Enterprise only.
 """
@@ -23,6 +28,8 @@ from connector.gateway import BATCH_SIZE, Gateway, _Request
 ASSOCIATION_BATCH = 1000
 KIND = "engagement"  # the gateway's counter for these calls (the 10-second window, like the CRM's)
 PAGE = 100  # marketing events and event analytics pages (*unverified* as their largest `limit`)
+SUBMISSIONS_PAGE = 50  # the legacy submissions API's largest `limit` (its reference page: 1 <= x <= 50)
+FORMS_PAGE = 20  # the forms list's page: its default in HubSpot's guide; the largest is *unverified*
 
 
 def call(gateway: Gateway, method: str, path: str, *, query: dict[str, str] | None = None,
@@ -62,10 +69,12 @@ def read_objects(gateway: Gateway, kind: str, ids: Sequence[str], properties: Se
     return out
 
 
-def _pages(gateway: Gateway, path: str, query: dict[str, str]) -> Iterator[dict]:
+def _pages(gateway: Gateway, path: str, query: dict[str, str], limit: int = PAGE) -> Iterator[dict]:
+    """Every row of a GET answer paged by `after` (paging.next.after), one call a page, fetched lazily: a
+    caller that stops iterating stops the calls."""
     after: str | None = None
     while True:
-        data = call(gateway, "GET", path, query={**query, "limit": str(PAGE), **({"after": after} if after else {})})
+        data = call(gateway, "GET", path, query={**query, "limit": str(limit), **({"after": after} if after else {})})
         yield from data.get("results") or []
         after = ((data.get("paging") or {}).get("next") or {}).get("after")
         if not after:
@@ -94,3 +103,18 @@ def page_views(gateway: Gateway, contact_id: str, since_iso: str | None, *, limi
     if limit is not None:
         return call(gateway, "GET", "/events/v3/events", query={**query, "limit": str(limit)}).get("results") or []
     return list(_pages(gateway, "/events/v3/events", query))
+
+
+def forms(gateway: Gateway) -> list[dict]:
+    """The portal's forms (id, name, ...), not archived."""
+    return list(_pages(gateway, "/marketing/v3/forms", {}, FORMS_PAGE))
+
+
+def form_submissions(gateway: Gateway, form_id: str, since_ms: int | None) -> Iterator[dict]:
+    """One form's submissions newest first, down to `since_ms` (epoch ms; None: all of them): the pages stop
+    at the first older one, as HubSpot answers them newest first."""
+    path = f"/form-integrations/v1/submissions/forms/{quote(str(form_id), safe='')}"
+    for row in _pages(gateway, path, {}, SUBMISSIONS_PAGE):
+        if since_ms is not None and int(row.get("submittedAt") or 0) < since_ms:
+            return
+        yield row

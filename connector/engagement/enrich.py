@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from connector.core.activity import (
@@ -25,6 +25,7 @@ from connector.core.activity import (
     from_rollups,
     signals,
 )
+from connector.core.portal_check import check_forms_against_portal, form_ids_of
 from connector.core.rules import RuleSet
 from connector.core.values import parse_instant
 from connector.engagement import api
@@ -56,6 +57,9 @@ class Enricher:
         self._fallback_page_views = False
         self._event_types: dict[str, str] | None = None
         self._bulk: tuple[float, dict[str, list[dict]]] | None = None  # (read at, contact id -> rows)
+        self._form_ids: dict[str, str] = {}  # form name or id (lower case) -> id
+        self._form_names: dict[str, str] = {}  # id -> name
+        self._form_logs: dict[str, _FormLog] = {}  # id -> what was read of its submissions
 
     def enrich(self, contacts: Sequence[dict], now: float) -> None:
         """Add each activity rule's count to every contact's properties (in place)."""
@@ -82,7 +86,7 @@ class Enricher:
                     stale[cid] = marker
             if not stale:
                 continue
-            read = self._read(kind, wanted, list(stale), now)
+            read = self._read(kind, wanted, list(stale), props, now)
             for cid, marker in stale.items():
                 occurrences = read.get(cid, [])
                 by_contact[cid][kind] = occurrences
@@ -101,12 +105,7 @@ class Enricher:
         """Refuse, before any activity is read, a rule this portal cannot serve (ConfigError, one line each)."""
         if self._checked:
             return
-        problems = []
-        for index, rule in enumerate(self.rules.engagement):
-            where = f"{self.rules.source}: rules.engagement[{index}] {rule.name!r}.activity"
-            if rule.activity is not None and rule.activity.kind == FORMS:
-                problems.append(Problem(where, "form_submissions rules are not served by this version of the "
-                                               "connector yet (HubSpot's legacy form-submissions API is not wired)"))
+        problems = self._form_problems()
         page_view_rules = [(i, r) for i, r in enumerate(self.rules.engagement)
                            if r.activity is not None and r.activity.kind == PAGE_VIEWS]
         if page_view_rules and not problems:
@@ -126,6 +125,15 @@ class Enricher:
             raise ConfigError(problems)
         self._checked = True
 
+    def _form_problems(self) -> list[Problem]:
+        """Each form_submissions rule naming a form the portal lacks (one GET /marketing/v3/forms run)."""
+        if FORMS not in self.kinds:
+            return []
+        forms = api.forms(self.gateway)
+        self._form_ids = form_ids_of(forms)
+        self._form_names = {str(f.get("id")): str(f.get("name") or "") for f in forms}
+        return check_forms_against_portal(self.rules, forms)
+
     def _page_views_refused(self) -> str | None:
         """None when the portal serves event analytics; else what HubSpot said (a 403 below Enterprise)."""
         try:
@@ -139,11 +147,14 @@ class Enricher:
         return None
 
     # -- reading ----------------------------------------------------------------------------------
-    def _read(self, kind: str, wanted: list[Activity], ids: list[str], now: float) -> dict[str, list[Occurrence]]:
+    def _read(self, kind: str, wanted: list[Activity], ids: list[str], props: dict[str, dict],
+              now: float) -> dict[str, list[Occurrence]]:
         if kind in ENGAGEMENT_OBJECTS:
             return self._objects(kind, wanted, ids)
         if kind == MARKETING_EVENTS:
             return self._webinars(wanted, ids, now)
+        if kind == FORMS:
+            return self._submissions(wanted, ids, props, now)
         return self._page_views(wanted, ids, now)
 
     def _objects(self, kind: str, wanted: list[Activity], ids: list[str]) -> dict[str, list[Occurrence]]:
@@ -196,6 +207,37 @@ class Enricher:
                                  for e in api.marketing_events(self.gateway)}
         return self._event_types
 
+    def _submissions(self, wanted: list[Activity], ids: list[str], props: dict[str, dict],
+                     now: float) -> dict[str, list[Occurrence]]:
+        """The contacts' submissions of the forms the rules name, joined on the email (a submission names no
+        contact). Each form is read once per Enricher, newest first down to the widest window's start;
+        afterwards only its newer pages, and only when a contact's recent_conversion_date is later than the
+        last read (a submission HubSpot took since)."""
+        now_ms = int(now * 1000)
+        latest = max((parse_instant(props[c].get("recent_conversion_date")) or 0.0 for c in ids), default=0.0)
+        by_email: dict[str, list[Occurrence]] = {}
+        for fid in sorted({self._form_ids[a.form.strip().lower()] for a in wanted if a.form}):
+            windows = [a.within_seconds for a in wanted if a.form and self._form_ids[a.form.strip().lower()] == fid]
+            since = None if None in windows else now_ms - int(1000 * max(w for w in windows if w is not None))
+            log = self._form_logs.get(fid)
+            if log is None or (since is not None and log.since_ms is not None and since < log.since_ms):
+                log = self._form_logs[fid] = _FormLog(since, now_ms)
+                log.take(api.form_submissions(self.gateway, fid, since))
+            elif latest * 1000 > log.read_ms:
+                # Newest first: the pages stop at what the last read already holds.
+                log.take(api.form_submissions(self.gateway, fid, max(log.newest_ms, since or 0)))
+                log.read_ms = now_ms
+            name = self._form_names.get(fid, "")
+            for email, times in log.by_email.items():
+                by_email.setdefault(email, []).extend(
+                    Occurrence(t / 1000, {"form_id": fid, "form_name": name}) for t in times)
+        out: dict[str, list[Occurrence]] = {}
+        for cid in ids:
+            email = str(props[cid].get("email") or "").strip().lower()
+            if email and email in by_email:
+                out[cid] = by_email[email]
+        return out
+
     def _page_views(self, wanted: list[Activity], ids: list[str], now: float) -> dict[str, list[Occurrence]]:
         windows = [a.within_seconds for a in wanted]
         since = None if None in windows else _iso(now - max(w for w in windows if w is not None))
@@ -207,6 +249,29 @@ class Enricher:
                     url = str((event.get("properties") or {}).get("hs_url") or "")
                     out.setdefault(cid, []).append(Occurrence(at, {"url": url}))
         return out
+
+
+class _FormLog:
+    """One form's submissions as read so far: email (lower case) -> when (epoch ms), each submission once."""
+
+    def __init__(self, since_ms: int | None, read_ms: int) -> None:
+        self.since_ms = since_ms
+        self.read_ms = read_ms
+        self.newest_ms = since_ms or 0
+        self.seen: set[str] = set()
+        self.by_email: dict[str, list[int]] = {}
+
+    def take(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            key = str(row.get("conversionId") or "")
+            at = int(row.get("submittedAt") or 0)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            self.newest_ms = max(self.newest_ms, at)
+            for value in row.get("values") or ():
+                if value.get("name") == "email" and value.get("value"):
+                    self.by_email.setdefault(str(value["value"]).strip().lower(), []).append(at)
 
 
 def _marker(wanted: list[Activity], kind: str, props: dict, now: float) -> str:

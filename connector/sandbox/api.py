@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from connector.sandbox import engagements, errors
+from connector.sandbox import engagements, errors, forms
 from connector.sandbox.portal import (
     CONTACT_TO,
     CONTACTS,
@@ -33,7 +33,8 @@ WRITE = "crm.objects.contacts.write"
 SCHEMA_READ = "crm.schemas.contacts.read"
 SCHEMA_WRITE = "crm.schemas.contacts.write"
 OWNERS_READ = "crm.objects.owners.read"
-ALL_SCOPES = frozenset({READ, WRITE, SCHEMA_READ, SCHEMA_WRITE, OWNERS_READ, engagements.marketing_events.READ_SCOPE})
+ALL_SCOPES = frozenset({READ, WRITE, SCHEMA_READ, SCHEMA_WRITE, OWNERS_READ, engagements.marketing_events.READ_SCOPE,
+                        forms.SCOPE})
 MAX_LIST_LIMIT = 100
 MAX_HISTORY_LIMIT = 50  # list pages with propertiesWithHistory hold at most 50 records
 # A batch read with propertiesWithHistory takes at most 50 inputs. *unverified*: not in HubSpot's
@@ -472,6 +473,7 @@ def _routes() -> list[Route]:
         ("GET", "/crm/v3/owners/{ownerId}", get_owner, OWNERS_READ),
         ("POST", "/oauth/v2/private-apps/get/access-token-info", access_token_info, None),
         *engagements.ROUTES,  # marketing events and page views (connector/sandbox/engagements.py)
+        *forms.ROUTES,  # forms and their submissions (connector/sandbox/forms.py)
     ]
     routes = []
     for method, template, handler, scope, *search in table:

@@ -1,12 +1,13 @@
-"""Wires the sandbox's engagement sources beside the CRM: webinars (marketing_events.py) and page views
-(page_views.py), with the portal's tier, for api.py's routes and admin.py's endpoint."""
+"""Wires the sandbox's engagement sources beside the CRM: webinars (marketing_events.py), page views
+(page_views.py) and form submissions (forms.py), with the portal's tier, for api.py's routes and admin.py's endpoint."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
-from connector.sandbox import marketing_events, page_views
+from connector.sandbox import forms, marketing_events, page_views
+from connector.sandbox.generator import CONVERSIONS
 
 _TIERS: dict[int, str] = {}
 
@@ -17,6 +18,7 @@ def attach(portal: Any, seeded: Any, tier: str) -> None:
     marketing_events.attach(portal, webinars)
     portal.stores["contacts"].definitions.update({d["name"]: dict(d) for d in marketing_events.INTEGRATION_DEFINITIONS})
     _TIERS[id(portal)] = tier
+    forms.attach(portal, seeded, tuple(name for name, _ in CONVERSIONS))  # and their submissions
 
 
 def tier_of(portal: Any) -> str:
