@@ -11,6 +11,9 @@ Checks, in order (each a `Check(name, ok, detail)`):
   MQL option      hs_lead_status has the MQL option
   rules vs portal every property the rules read exists with a type and options the rule can use
                   (a threshold the rules cannot reach is shown as a warning)
+  engagement sources  for each activity kind the rules use, whether the portal can serve it: the token's
+                  scope (marketing events, forms) and the tier (page views: Enterprise, learned from the
+                  event analytics API's answer); the other kinds are listed as "not used"
   rate limit      daily API usage from X-HubSpot-RateLimit-Daily/-Daily-Remaining, learned by the
                   gateway on the calls above; fails under 10 % left; "unknown" (ok) without headers
   store           the state store answers and its schema is current (else: `connector migrate`);
@@ -125,7 +128,7 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
     from connector.core.rules_file import load_rules
     from connector.gateway import Gateway
 
-    names = ("token", "scopes", "properties", "MQL option", "rules vs portal", "rate limit")
+    names = ("token", "scopes", "properties", "MQL option", "rules vs portal", "engagement sources", "rate limit")
     if not settings.hubspot_access_token:
         return [Check(n, False, "not checked: HUBSPOT_ACCESS_TOKEN is not set") for n in names]
     gateway = Gateway.from_settings(settings)
@@ -162,8 +165,49 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
                                 f"are granted{note}"))
 
     checks += _property_checks(gateway, settings)
+    checks.append(engagement_sources_check(gateway, settings, granted))
     checks.append(daily_headroom_check(gateway.daily_remaining, gateway.daily_limit))
     return checks
+
+
+def engagement_sources_check(gateway, settings: Settings, granted: frozenset[str] | set[str] | None) -> Check:
+    """Which engagement sources the portal can serve, for the kinds the configured rules use: the
+    token's scope for each (KIND_SCOPES; `granted` None: HubSpot did not list them) and, for page
+    views, the tier (a rule with `fallback: rollups` is served by the rollups instead)."""
+    from connector.commands.setup import KIND_SCOPES
+    from connector.core.activity import KINDS, PAGE_VIEWS
+    from connector.core.rules_file import load_rules
+    from connector.engagement.enrich import page_views_refused
+
+    try:
+        rules = load_rules(settings.scoring_config)
+    except ConfigError:
+        return Check("engagement sources", False, "not checked: the scoring config does not load")
+    used = {a.kind for a in rules.activities}
+    parts, ok = [], True
+    for kind in KINDS:
+        if kind not in used:
+            parts.append(f"{kind} not used")
+            continue
+        missing = [s for s in KIND_SCOPES.get(kind, {}) if granted is not None and s not in granted]
+        if missing:
+            ok = False
+            parts.append(f"{kind} NOT served: the token lacks {', '.join(missing)}")
+            continue
+        if kind == PAGE_VIEWS:
+            try:
+                refused = page_views_refused(gateway)
+            except (HubSpotError, ConnectorError) as exc:
+                refused = _hubspot_failure(exc)
+            if refused is not None:
+                fallback = all(a.fallback for a in rules.activities if a.kind == PAGE_VIEWS)
+                ok = ok and fallback
+                parts.append(f"{kind} {'served by the rollups (fallback)' if fallback else 'NOT served'}: "
+                             f"event analytics need Enterprise (HubSpot: {refused.replace('; ', ', ')})")
+                continue
+        unknown = " (scopes not listed by HubSpot)" if granted is None and KIND_SCOPES.get(kind) else ""
+        parts.append(f"{kind} served{unknown}")
+    return Check("engagement sources", ok, "; ".join(parts))
 
 
 def _property_checks(gateway, settings: Settings) -> list[Check]:

@@ -135,16 +135,7 @@ class Enricher:
         return check_forms_against_portal(self.rules, forms)
 
     def _page_views_refused(self) -> str | None:
-        """None when the portal serves event analytics; else what HubSpot said (a 403 below Enterprise)."""
-        try:
-            api.page_views(self.gateway, "1", None, limit=1)
-        except ScopeError:
-            raise
-        except HubSpotError as exc:
-            if getattr(exc, "status", None) == 403:
-                return str(exc)
-            raise
-        return None
+        return page_views_refused(self.gateway)
 
     # -- reading ----------------------------------------------------------------------------------
     def _read(self, kind: str, wanted: list[Activity], ids: list[str], props: dict[str, dict],
@@ -249,6 +240,20 @@ class Enricher:
                     url = str((event.get("properties") or {}).get("hs_url") or "")
                     out.setdefault(cid, []).append(Occurrence(at, {"url": url}))
         return out
+
+
+def page_views_refused(gateway: Gateway) -> str | None:
+    """None when the portal serves event analytics; else what HubSpot said (a 403 below Enterprise). One
+    page of one event read: the tier is learned from the API's answer, as HubSpot names no tier elsewhere."""
+    try:
+        api.page_views(gateway, "1", None, limit=1)
+    except ScopeError:
+        raise
+    except HubSpotError as exc:
+        if getattr(exc, "status", None) == 403:
+            return str(exc)
+        raise
+    return None
 
 
 class _FormLog:

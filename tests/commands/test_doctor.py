@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
+import yaml
 
 from connector.commands.doctor import Check, daily_headroom_check, doctor_exit_code, run_doctor
 from connector.commands.setup import OPTIONAL_SCOPES, REQUIRED_SCOPES, run_setup
@@ -14,7 +16,7 @@ from connector.sandbox import Sandbox, SandboxConfig
 from tests.support.receiver import Receiver
 
 CHECK_NAMES = ["settings", "scoring config", "token", "scopes", "properties", "MQL option", "rules vs portal",
-               "rate limit",
+               "engagement sources", "rate limit",
                "store", "store vs portal", "webhook rejections", "owner alerts", "chat channels", "webhook URL"]
 
 
@@ -140,6 +142,55 @@ def test_given_professional_tier_when_doctor_then_daily_usage_comes_from_the_hea
         by = _by_name(run_doctor(settings.with_overrides(hubspot_api_base=sb.base_url)))
     assert by["rate limit"].ok
     assert "of 625,000 daily calls used" in by["rate limit"].detail
+
+
+def _config_with(tmp_path, *activities: dict) -> str:
+    """The packaged scoring config plus one engagement rule per activity mapping."""
+    from tests.support.paths import SCORING
+
+    data = yaml.safe_load(Path(SCORING).read_text())
+    data["rules"]["engagement"] += [{"name": f"extra_{i}", "label": f"Extra {i}", "points": 5, "activity": a}
+                                    for i, a in enumerate(activities)]
+    path = tmp_path / "scoring.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+PAGE_VIEWS = {"kind": "page_views", "url_contains": "/pricing", "within_days": 14}
+FORM = {"kind": "form_submissions", "form": "Demo request", "within_days": 30}
+
+
+@pytest.mark.parametrize("tier, fallback, ok", [("professional", None, False), ("professional", "rollups", True),
+                                                ("enterprise", None, True)])
+def test_given_a_page_view_rule_when_doctor_then_engagement_sources_say_whether_the_tier_serves_it(
+        settings, store, tmp_path, tier, fallback, ok):
+    config = _config_with(tmp_path, {**PAGE_VIEWS, **({"fallback": fallback} if fallback else {})})
+    with Sandbox(SandboxConfig(contacts=20, tier=tier)) as sb:
+        by = _by_name(run_doctor(settings.with_overrides(hubspot_api_base=sb.base_url, scoring_config=config)))
+    check = by["engagement sources"]
+    assert check.ok is ok
+    part = next(p for p in check.detail.split("; ") if p.startswith("page_views"))
+    if tier == "enterprise":
+        assert part == "page_views served"
+    else:
+        assert "Enterprise" in part and tier in part
+        assert ("served by the rollups" in part) is (fallback == "rollups")
+
+
+def test_given_a_token_without_the_forms_and_events_scopes_when_doctor_then_those_sources_are_named_not_served(
+        settings, store, tmp_path):
+    config = _config_with(tmp_path, FORM)
+    granted = frozenset(REQUIRED_SCOPES) | frozenset(OPTIONAL_SCOPES)
+    with Sandbox(SandboxConfig(contacts=20, tier="professional", tokens={"pat-x": granted})) as sb:
+        by = _by_name(run_doctor(settings.with_overrides(hubspot_api_base=sb.base_url, hubspot_access_token="pat-x",
+                                                         scoring_config=config)))
+    parts = by["engagement sources"].detail.split("; ")
+    assert not by["engagement sources"].ok
+    # The packaged rules use meetings, calls and webinars; this config adds a form; the rest is unused.
+    assert parts == ["meetings served", "calls served", "emails not used", "notes not used",
+                     "form_submissions NOT served: the token lacks forms",
+                     "marketing_events NOT served: the token lacks crm.objects.marketing_events.read",
+                     "page_views not used"]
 
 
 @pytest.mark.parametrize("remaining, limit, ok", [
