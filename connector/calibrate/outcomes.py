@@ -83,7 +83,7 @@ def rejection(t: Timeline, after: float, handoff: Handoff) -> str | None:
         found.append((at, reason if reason in REJECTION_REASONS else UNSPECIFIED))
     times, values = t.versions.get(LEAD_STATUS, ((), ()))
     mapped = next(((a, handoff.rejected_statuses[v]) for a, v in zip(times, values, strict=True)
-                   if a >= after and v in handoff.rejected_statuses), None)
+                   if a >= after and v is not None and v in handoff.rejected_statuses), None)
     if mapped is not None:
         found.append(mapped)
     return min(found)[1] if found else None

@@ -37,7 +37,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -170,7 +170,7 @@ def _hubspot_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def engagement_sources_check(gateway, settings: Settings, granted: frozenset[str] | set[str] | None) -> Check:
+def engagement_sources_check(gateway, settings: Settings, granted: Collection[str] | None) -> Check:
     """Which engagement sources the portal can serve, for the kinds the configured rules use: the
     token's scope for each (KIND_SCOPES; `granted` None: HubSpot did not list them) and, for page
     views, the tier (a rule with `fallback: rollups` is served by the rollups instead)."""
