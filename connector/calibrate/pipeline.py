@@ -5,23 +5,26 @@ config and the numbers that justify it. `connector.commands.calibrate` does the 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from connector.calibrate import activity as act
 from connector.calibrate import candidates as cands
 from connector.calibrate import learn, measure
-from connector.calibrate.features import Feature, features_of, matrix
+from connector.calibrate.features import Feature, features_of, matrix, unit_config
 from connector.calibrate.outcomes import Example, OutcomeRule, judge_all, stage_entered
 from connector.calibrate.rejections import rejection_counts
 from connector.calibrate.timeline import Timeline, flat_share
+from connector.core.activity import Occurrence
 from connector.core.model import Contact, History
 from connector.core.rules import RuleSet
 from connector.core.rules_file import parse_rules
 from connector.core.scoring import tally
 from connector.errors import CalibrationRefused
 
+ActivityReader = Callable[[Sequence[str]], Mapping[str, Mapping[str, Sequence[Occurrence]]]]
 FLAT_SHARE = 0.8  # this share of contacts with all their history at one instant: an import
 
 
@@ -36,6 +39,7 @@ class Options:
     min_outcomes: int = 50
     allow_flat: bool = False
     min_coverage: float = 0.05
+    activity: bool = True  # read the judged contacts' activity: activity candidates, activity rules valued
 
 
 @dataclass
@@ -65,8 +69,13 @@ class Result:
 
 def calibrate(timelines: Sequence[Timeline], definitions: Mapping[str, Mapping],
               current: Mapping, current_rules: RuleSet, options: Options,
-              read_at: float) -> Result:
-    """Learn a candidate config; CalibrationRefused when the data cannot support one."""
+              read_at: float, activity: ActivityReader | None = None) -> Result:
+    """Learn a candidate config; CalibrationRefused when the data cannot support one.
+
+    `activity(contact ids)`: contact id -> kind -> its occurrences (read through connector/engagement/),
+    called once with the judged contacts; when given, the activity candidates
+    (connector/calibrate/activity.py) join the property ones, and every activity rule (the current
+    config's too) is valued from the occurrences dated before each decision moment."""
     notes: list[str] = []
     flat, with_history = flat_share(timelines)
     point_in_time = True
@@ -130,7 +139,12 @@ def calibrate(timelines: Sequence[Timeline], definitions: Mapping[str, Mapping],
     candidates, not_used = cands.propose(definitions, eligible, values,
                                          min_coverage=options.min_coverage, counted=counted)
     skipped.update(not_used if options.properties else {})
+    if activity is not None:
+        candidates = [*candidates, *act.candidates()]
     features = features_of(current, candidates)
+    if activity is not None:
+        read = activity(sorted({e.timeline.id for e in examples}))
+        features = _with_activity(current, features, examples, train, snapshots, read, options.min_coverage)
     x_train = matrix(current, features, train, snapshot)
     signs = [_sign(f) for f in features]
     model = learn.fit(x_train, y_train, signs, options.budget, folds=options.folds)
@@ -190,6 +204,19 @@ def score(rules: RuleSet, examples: Sequence[Example], snapshot) -> Scored:
         hand[i] = card.hand_raise is not None
         grade.append(card.grade)
     return Scored(total, fit, eng, grade, hand)
+
+
+def _with_activity(current: Mapping, features: list[Feature], examples: Sequence[Example],
+                   train: Sequence[Example], snapshots: dict[int, dict],
+                   activity: Mapping[str, Mapping[str, Sequence[Occurrence]]], min_coverage: float) -> list[Feature]:
+    """Put every activity rule's count as of each example's decision moment into its snapshot (in
+    place); the features left after dropping activity candidates that fire for too few training contacts."""
+    activities = parse_rules(unit_config(current, features), "<calibration features>").activities
+    for e in examples:
+        snapshots[id(e)].update(act.as_of(activities, activity.get(e.timeline.id, {}), e.decided_at))
+    candidate_keys = [a.key for a in activities if any(f.name == a.rule and not f.current for f in features)]
+    kept = act.covered(candidate_keys, [snapshots[id(e)] for e in train], min_coverage)
+    return [f for f in features if f.current or "activity" not in f.spec or f"activity:{f.name}" in kept]
 
 
 def _snapshot(e: Example, point_in_time: bool) -> dict:

@@ -124,7 +124,8 @@ def run_calibration(ctx: Context, options: Options, *, out: str | None, apply: b
     timelines = read.timelines
     source = ctx.settings.scoring_config
     current = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-    result = calibrate(timelines, definitions, current, ctx.rules, options, read.read_at_ms / 1000)
+    activity = _activity_reader(ctx, current, timelines, now_ms / 1000) if options.activity else None
+    result = calibrate(timelines, definitions, current, ctx.rules, options, read.read_at_ms / 1000, activity)
     written = backup = None
     if out:
         text = config_out.render(result.config, result, source=Path(source).name,
@@ -135,6 +136,19 @@ def run_calibration(ctx: Context, options: Options, *, out: str | None, apply: b
         if apply:
             backup = apply_candidate(out, source, clock)
     return CalibrationRun(result, read, time.monotonic() - started, written, apply and bool(out), backup)
+
+
+def _activity_reader(ctx: Context, current: dict, timelines, now: float):
+    """Reads the judged contacts' activity (meetings, calls, emails, webinars ...) with the enricher's reads."""
+    from connector.calibrate.activity import reading_rules
+    from connector.engagement.enrich import read_history
+
+    emails = {t.id: (t.latest().get("email") or "") for t in timelines}
+
+    def read(ids):
+        return read_history(ctx.gateway, reading_rules(current), {cid: {"email": emails.get(cid, "")} for cid in ids},
+                            now)
+    return read
 
 
 def apply_candidate(candidate: str, live: str, clock: Callable[[], float]) -> str:

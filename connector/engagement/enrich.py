@@ -46,7 +46,7 @@ TIMESTAMP = "hs_timestamp"  # when an engagement happened (https://developers.hu
 class Enricher:
     """Reads and counts the activity a rule set's activity rules need."""
 
-    def __init__(self, gateway: Gateway, store: Store, rules: RuleSet, *, keep: bool = True):
+    def __init__(self, gateway: Gateway, store: Store | None, rules: RuleSet, *, keep: bool = True):
         self.gateway = gateway
         self.store = store
         self.rules = rules
@@ -66,6 +66,7 @@ class Enricher:
         if not self.activities or not contacts:
             return
         self.check()
+        assert self.store is not None, "enrich keeps what it read in the store"
         ids = [str(c["id"]) for c in contacts]
         props = {str(c["id"]): c.setdefault("properties", {}) for c in contacts}
         by_contact: dict[str, dict[str, list[Occurrence]]] = {cid: {} for cid in ids}
@@ -240,6 +241,27 @@ class Enricher:
                     url = str((event.get("properties") or {}).get("hs_url") or "")
                     out.setdefault(cid, []).append(Occurrence(at, {"url": url}))
         return out
+
+
+def read_history(gateway: Gateway, rules: RuleSet, props: dict[str, dict], now: float,
+                 batch: int = api.ASSOCIATION_BATCH) -> dict[str, dict[str, list[Occurrence]]]:
+    """Every occurrence of the kinds `rules`' activity rules count, for the contacts of `props` (id ->
+    properties, the email for forms), through the reads the enricher makes: no markers and no cache, as
+    calibration values the activity at past moments. Contacts go `batch` at a time (one associations
+    call each); webinars for many contacts are read per event."""
+    reader = Enricher(gateway, None, rules, keep=False)
+    reader.check()
+    ids = sorted(props)
+    out: dict[str, dict[str, list[Occurrence]]] = {cid: {} for cid in ids}
+    for kind in reader.kinds:
+        if kind == PAGE_VIEWS and reader._fallback_page_views:
+            continue
+        wanted = [a for a in reader.activities if a.kind == kind]
+        for i in range(0, len(ids), batch):
+            for cid, rows in reader._read(kind, wanted, ids[i:i + batch], props, now).items():
+                if cid in out:
+                    out[cid][kind] = rows
+    return out
 
 
 def page_views_refused(gateway: Gateway) -> str | None:

@@ -99,7 +99,13 @@ def test_given_a_portal_with_history_when_calibrated_from_the_cli_then_a_loadabl
         args = ["--env-file", "/dev/null", "calibrate", "--out", str(out), "--json", "--min-outcomes", "20"]
         assert main(args) == 0
         report = json.loads(capsys.readouterr().out)
-        assert report["calls"] == 3 + 3000 // 50 and report["counts"]["contacts"] == 3000
+        from tests.support.sandbox import sandbox_stats
+        by_path = sandbox_stats(sb)["requests"]
+        # The judged contacts' activity: associations 1,000 ids a call, then the objects, webinars per event.
+        activity = sum(n for k, n in by_path.items() if k.split()[1].startswith(
+            ("/crm/v4/associations", "/crm/v3/objects/{objectType}", "/marketing/")))
+        assert by_path["POST /crm/v4/associations/contacts/{toObjectType}/batch/read"] == 3 * 3  # 3 kinds
+        assert report["calls"] - activity == 3 + 3000 // 50 and report["counts"]["contacts"] == 3000
         assert report["split"]["kind"] == "time" and report["split"]["train_to"] <= report["split"]["holdout_from"]
         assert {"auc", "auc_low", "lift", "grades", "paths", "at_threshold"} <= set(report["compare"]["candidate"])
         assert load_rules(out).policy.mql_threshold == report["threshold"]["holdout"]["threshold"]
