@@ -8,11 +8,11 @@ import pytest
 
 from connector.commands.setup import run_setup
 from connector.core import properties as hp
-from connector.core.rules_file import parse_rules
 from connector.errors import ConfigError
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig, forms
 from connector.sync import SyncJob
+from tests.engagement.support import with_rule
 from tests.support.sandbox import activity, reset, sandbox_stats, writes
 
 DAY_MS = 86_400_000
@@ -22,9 +22,7 @@ ROI = {"name": "roi_twice", "label": "ROI calculator twice in 14 days", "points"
 
 
 def rules(form: str = "ROI calculator"):
-    rule = {**ROI, "activity": {**ROI["activity"], "form": form}}
-    return parse_rules({"rules": {"fit": [{"name": "any", "label": "Has email", "property": "email", "exists": True,
-                                           "points": 1}], "engagement": [rule]}}, "scoring.yaml")
+    return with_rule(ROI, {"form": form})
 
 
 @pytest.fixture

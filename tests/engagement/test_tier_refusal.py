@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from connector.commands.setup import run_setup
-from connector.core.rules_file import parse_rules
 from connector.errors import ConfigError
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.sync import SyncJob
+from tests.engagement.support import with_rule
 from tests.support.sandbox import reset, writes
 
 PRICING = {"name": "pricing_twice", "label": "Viewed /pricing twice in 14 days", "points": 10,
@@ -18,9 +18,7 @@ PRICING = {"name": "pricing_twice", "label": "Viewed /pricing twice in 14 days",
 
 
 def rules(activity_extra: dict | None = None):
-    rule = {**PRICING, "activity": {**PRICING["activity"], **(activity_extra or {})}}
-    return parse_rules({"rules": {"fit": [{"name": "any", "label": "Has email", "property": "email", "exists": True,
-                                           "points": 1}], "engagement": [rule]}}, "scoring.yaml")
+    return with_rule(PRICING, activity_extra)
 
 
 @pytest.fixture
