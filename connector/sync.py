@@ -9,8 +9,10 @@ through HubSpot's two budgets at once: search pages of 200 (5 requests/s per acc
 in the 10-second window) page UP from the lowest; each page keeps only the ids the other path has
 not reached (`_Frontier`), and the pass is complete where they meet. So the split needs no guess
 about the id space: each path covers what its budget reads by then. Writes share the window with
-list pages and go first (list pages are background requests, SlidingWindow.acquire), so a list
-page only ever takes a slot no write is waiting for, and nothing provokes a 429.
+list pages and go first: list pages are background requests (SlidingWindow.acquire), and they
+take at most the share of the window that the writes still to come leave them (`list_share`,
+from the limits the headers report and the share of contacts written so far), so neither budget
+idles, writes never wait for list pages, and nothing provokes a 429.
 
 Each page's decisions are committed (as an outbox) before any is written, and each write is
 confirmed afterwards (connector.writeback), so a run killed anywhere is finished by the next one,
@@ -36,7 +38,7 @@ from connector.core.values import parse_instant
 from connector.errors import HubSpotError, ValidationError
 from connector.gateway import BATCH_SIZE, Counters, Gateway
 from connector.handoff.assign import Assigner
-from connector.ratelimit import Cancelled
+from connector.ratelimit import Cancelled, SlidingWindow
 from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Run, Store
 from connector.writeback import RunCounts, WritePath
@@ -49,6 +51,25 @@ PLANNED_IN_JSON = 10_000  # a dry run's planned changes in --json (the rest coun
 SEARCH, LIST = "search", "list"  # a full pass's two read paths
 CHECKPOINT_CHARS = 32  # the run row's checkpoint_id column (connector/store/schema.py)
 QUEUED_PAGES = 8  # pages read ahead of planning, both paths together (bounded memory)
+SEARCH_PAGE = 200  # contacts a search page brings (connector.gateway.SEARCH_PAGE_SIZE)
+LIST_PAGE = 100  # ... and a list page, and a batch update takes (LIST_PAGE_SIZE, BATCH_SIZE)
+
+
+def list_share(window_max: int, interval_s: float, search_per_s: int, write_fraction: float) -> int:
+    """How many of the window's `window_max` requests per `interval_s` a full pass gives list pages.
+
+    Every contact read is written with probability `write_fraction` (f), 100 to a batch update in
+    the same window. Search reads search_per_s x 200 contacts a second outside it, whose writes take
+    f x that / 100 window requests a second; each list page takes one more request and brings 100
+    contacts, so f more writes. What is left after search's writes, shared by list pages and their
+    own writes: (max - f x search contacts per interval / 100) / (1 + f). At professional limits
+    (190 per 10 s, 5 searches/s) with every contact written: (190 - 100) / 2 = 45 list pages per
+    10 s, which is the rate of the 13.8 s bound for 20,000 contacts; read-only (f = 0): all 190; at
+    starter limits (100) with every contact written: 0, since the writes of search's reads alone
+    fill the window.
+    """
+    writes_for_search = write_fraction * search_per_s * SEARCH_PAGE * interval_s / LIST_PAGE
+    return max(0, int((window_max - writes_for_search) / (1 + write_fraction)))
 
 
 @dataclass
@@ -229,7 +250,7 @@ class SyncJob:
                     raise
 
             total = [0]
-            with closing(self._pages(run, lambda n: total.__setitem__(0, n))) as pages:
+            with closing(self._pages(run, tally, lambda n: total.__setitem__(0, n))) as pages:
                 for page in pages:
                     contacts = page.contacts
                     if self.limit is not None:
@@ -269,15 +290,24 @@ class SyncJob:
         if echo is not None:
             echo.settle()
 
-    def _pages(self, run: Run, on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
+    def _write_fraction(self, tally: RunCounts) -> float:
+        """The share of contacts read that this run is writing: none in a dry run; all of them
+        until the first pages are planned (a first sync writes every contact; a nightly pass
+        learns its own share within a few pages)."""
+        if self.dry_run:
+            return 0.0
+        return min(1.0, tally.changed / tally.pulled) if tally.pulled else 1.0
+
+    def _pages(self, run: Run, tally: RunCounts,
+               on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
         """The run's pages, each with the checkpoint that commits it: both budgets for a full pass;
         search alone for an incremental run, or a full run an older version began (its checkpoint
         is one id: search resumes ascending from it)."""
         if run.kind == "full":
             resumed = _Checkpoint.decode(run.checkpoint_id)
             if resumed is not None:
-                return _BothBudgets(self.gateway, self.path.properties, resumed, self._now_ms,
-                                    on_total).pages()
+                return _BothBudgets(self.gateway, self.path.properties, resumed, self._now_ms, on_total,
+                                    lambda: self._write_fraction(tally)).pages()
         return self._search_pages(run, on_total)
 
     def _search_pages(self, run: Run, on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
@@ -437,8 +467,13 @@ class _BothBudgets:
     checkpoint that commits it and every earlier page of its path (`_Checkpoint`)."""
 
     def __init__(self, gateway: Gateway, properties: Sequence[str], resumed: _Checkpoint,
-                 now_ms: Callable[[], int], on_total: Callable[[int], None]):
+                 now_ms: Callable[[], int], on_total: Callable[[int], None],
+                 write_fraction: Callable[[], float]):
+        """`write_fraction`: the share of contacts read that are being written (0 in a dry run)."""
         self.gateway = gateway
+        self.write_fraction = write_fraction
+        # The list pages' own share of the window (list_share), on the window's clock and interval.
+        self.share = SlidingWindow(gateway.window.limit, gateway.window.interval_s)
         self.properties = list(properties)
         self.committed = resumed
         self.now_ms = now_ms
@@ -507,26 +542,41 @@ class _BothBudgets:
             yield read_at, page, None
 
     def _list_up(self) -> Iterator[tuple[int, list[dict], str | None]]:
+        # A resumed list path's first page is read whatever its share: until it is, the search
+        # reader does not know where the list stands (_Frontier) and waits.
+        resumed = self.committed.list_after
         try:
-            read_at, page, after = self._list_page(self.committed.list_after)
+            read_at, page, after = self._list_page(resumed, within_share=resumed is None)
         except ValidationError:
-            if self.committed.list_after is None:
+            if resumed is None:
                 raise
             # *unverified* that a list token stays valid across processes and hours (HubSpot's
             # docs say only that it pages on): one refused, the list path starts again.
             log.warning("HubSpot refused the list token a killed full pass kept; its list pages start again "
                         "from the lowest id")
-            read_at, page, after = self._list_page(None)
+            read_at, page, after = self._list_page(None, within_share=False)
         while True:
             yield read_at, page, after
             if not after or self.stop.is_set():
                 return
             read_at, page, after = self._list_page(after)
 
-    def _list_page(self, after: str | None) -> tuple[int, list[dict], str | None]:
-        """(when it was asked for, ms; the page; the next page's token)."""
-        read_at = self.now_ms()
-        page, nxt = self.gateway.list_contacts(properties=self.properties, after=after, cancelled=self._finished)
+    def _list_page(self, after: str | None, *, within_share: bool = True) -> tuple[int, list[dict], str | None]:
+        """(when it was asked for, ms; the page; the next page's token), within the list pages'
+        share of the window unless told otherwise."""
+        if within_share:
+            window = self.gateway.window
+            self.share.interval_s = window.interval_s
+            self.share.limit = list_share(window.limit, window.interval_s, self.gateway.search_window.limit,
+                                          self.write_fraction())
+            self.share.acquire(cancelled=self._finished)
+        try:
+            read_at = self.now_ms()
+            page, nxt = self.gateway.list_contacts(properties=self.properties, after=after,
+                                                   cancelled=self._finished)
+        finally:
+            if within_share:
+                self.share.release()
         return read_at, page, nxt
 
 

@@ -15,7 +15,7 @@ from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.settings import Settings
 from connector.store import Store
-from connector.sync import SyncJob, _Checkpoint, _Frontier
+from connector.sync import SyncJob, _Checkpoint, _Frontier, list_share
 from tests.support.paths import SCORING
 from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
@@ -151,6 +151,12 @@ def test_given_a_run_failed_mid_way_when_sync_again_then_it_resumes_that_run_and
 
 # -- a full pass through both budgets -------------------------------------------------------------
 
+# Budgets where list pages get a share of the window in a run that writes every contact
+# (list_share: (1000 - 5 x 200 x 10 / 100) / 2 = 450 per 10 s). With the tests' usual 1,000
+# searches a second, search alone would read a portal before the window could serve its writes,
+# and list pages would get none.
+BOTH_PATHS = {"requests_per_10s": 1000, "search_per_second": 5}
+
 
 class _TakesTurns(Gateway):
     """A gateway whose two readers of a full pass interleave: the search reader's first page waits
@@ -179,7 +185,7 @@ class _TakesTurns(Gateway):
 def test_given_both_readers_take_turns_when_full_sync_then_each_reads_its_end_and_every_contact_is_read_once(
         ctx, sandbox, settings):
     _setup(ctx)
-    gateway = _TakesTurns("pat-sandbox", settings.hubspot_api_base, requests_per_10s=1000, search_per_second=1000)
+    gateway = _TakesTurns("pat-sandbox", settings.hubspot_api_base, **BOTH_PATHS)
     summary = run_sync(ctx, full=True, gateway=gateway)
     assert summary.reads["list"] >= 100 and summary.reads["search"] >= 200  # first pages: 100 up, 200 down
     assert summary.reads["list"] + summary.reads["search"] == summary.pulled == 400  # nobody read twice
@@ -215,7 +221,7 @@ def test_given_a_full_pass_killed_mid_way_when_rerun_then_it_resumes_from_both_e
                             hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
         ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
         _setup(ctx)
-        dying = _DiesOnThirdListPage("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000)
+        dying = _DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS)
         with pytest.raises(SystemExit):
             SyncJob(dying, store, ctx.rules).run(full=True)
         killed = store.unfinished_run("full")
@@ -254,6 +260,17 @@ def test_given_a_list_token_too_long_for_the_column_when_encoded_then_the_list_s
     text = _Checkpoint(high=123_456_789_012, list_after="x" * 40).encode()
     assert text == "123456789012:" and _Checkpoint.decode(text) == _Checkpoint(high=123_456_789_012)
     assert _Checkpoint.decode("250") is None  # one id: an older version's ascending search
+
+
+@pytest.mark.parametrize(("window_max", "search_per_s", "written", "share"), [
+    (190, 5, 0.0, 190),  # read-only: list pages may take the whole window
+    (190, 5, 1.0, 45),  # professional, every contact written: the 13.8 s bound's rate for 20,000
+    (100, 5, 1.0, 0),  # starter, every contact written: search's writes alone fill the window
+    (100, 5, 0.1, 81),  # a nightly pass writing one contact in ten
+])
+def test_given_the_limits_and_the_share_written_when_splitting_the_window_then_list_pages_get_what_writes_leave(
+        window_max, search_per_s, written, share):
+    assert list_share(window_max, 10.0, search_per_s, written) == share
 
 
 def _contacts(*ids):
@@ -305,10 +322,10 @@ def test_given_the_kept_list_token_is_refused_when_resumed_then_the_list_path_st
         ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
         _setup(ctx)
         with pytest.raises(SystemExit):
-            SyncJob(_DiesOnThirdListPage("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000),
+            SyncJob(_DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS),
                     store, ctx.rules).run(full=True)
         kept = _Checkpoint.decode(store.unfinished_run("full").checkpoint_id).list_after
-        refusing = _RefusesOldTokens("pat-sandbox", sb.base_url, requests_per_10s=1000, search_per_second=1000,
+        refusing = _RefusesOldTokens("pat-sandbox", sb.base_url, **BOTH_PATHS,
                                      refused=kept)
         refusing.listed.set()
         refusing.searched.set()
