@@ -70,6 +70,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="learn even if the history looks imported (the backtest is then not point-in-time)")
     p.add_argument("--refresh", action="store_true", help="read HubSpot again even if a recent read is cached")
     p.add_argument("--min-outcomes", type=int, default=50, help="refuse with fewer converted contacts (50)")
+    p.add_argument("--no-activity", action="store_true",
+                   help="read no meetings, calls, emails or webinars: property candidates only, and the "
+                        "current config's activity rules valued 0")
     p.set_defaults(handler=cmd_calibrate)
 
     p = sub.add_parser("shadow", help="compare the shadow config (SHADOW_SCORING_CONFIG) with the live one on "

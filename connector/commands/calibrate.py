@@ -63,7 +63,8 @@ def options_from_args(args) -> Options:
     return Options(outcome=OutcomeRule(stages, args.window_days, args.decision_age_days, since, until_end),
                    properties=properties, budget=args.max_rules,
                    target=Target(args.mqls_per_week, args.min_conversion),
-                   min_outcomes=args.min_outcomes, allow_flat=args.allow_flat_history)
+                   min_outcomes=args.min_outcomes, allow_flat=args.allow_flat_history,
+                   activity=not args.no_activity)
 
 
 def _day(text: str | None, flag: str, problems: list) -> float | None:

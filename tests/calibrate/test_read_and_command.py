@@ -86,6 +86,9 @@ def test_given_a_portal_with_history_when_calibrated_from_the_cli_then_a_loadabl
         monkeypatch, tmp_path, capsys):
     import json
 
+    import yaml
+
+    from connector.calibrate.activity import reading_rules
     from connector.core.rules_file import load_rules
     from connector.sandbox.server import Sandbox, SandboxConfig
     from tests.support.paths import DEFAULT_CONFIG
@@ -112,3 +115,10 @@ def test_given_a_portal_with_history_when_calibrated_from_the_cli_then_a_loadabl
         assert main(args) == 0  # a rerun reuses the read
         again = json.loads(capsys.readouterr().out)
         assert again["read_calls"] == 0 and again["cached"] == 3000
+        # --no-activity: no activity read (the cached read: the token check and the definitions only),
+        # no activity candidate, and the current config's activity rules valued 0, so none is kept.
+        assert main([*args, "--no-activity"]) == 0
+        without = json.loads(capsys.readouterr().out)
+        activity_rules = {a.rule for a in reading_rules(yaml.safe_load(DEFAULT_CONFIG.read_text())).activities}
+        assert activity_rules & {r["name"] for r in again["rules"]}  # with them, some are learned
+        assert without["calls"] == 2 and not activity_rules & {r["name"] for r in without["rules"]}
