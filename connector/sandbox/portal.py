@@ -782,7 +782,9 @@ class Portal:
           (a note touches nobody), the later of their value and `at`;
         - num_contacted_notes: +1 for a call, email or meeting, whatever `at` is;
         - hs_sales_email_last_replied: an email logged with `"replied": true` (the contact's
-          reply to it), the later of its value and `at`.
+          reply to it), the later of its value and `at`;
+        - hs_latest_meeting_activity: a meeting ("the most recent meeting logged for, scheduled
+          with, or booked by this contact"), the later of its value and `at`.
         """
         if not isinstance(body, dict):
             raise errors.bad_request('Expected {"type": "call"|"email"|"meeting"|"note", '
@@ -822,6 +824,10 @@ class Portal:
                 touched += ["notes_last_contacted", "hs_last_sales_activity_timestamp"]
                 count = current.get("num_contacted_notes") or "0"
                 changes["num_contacted_notes"] = str(int(float(count)) + 1)
+            if kind == "meetings":
+                # "Latest meeting activity": the most recent meeting logged for, scheduled with or
+                # booked by the contact (HubSpot's default contact properties page, cited above).
+                touched.append("hs_latest_meeting_activity")
             if kind == "emails" and body.get("replied"):
                 # The contact answered the sales email: HubSpot's "Recent Sales Email Replied
                 # Date" (hs_sales_email_last_replied), CALCULATED like the rollups above.
