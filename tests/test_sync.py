@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -194,6 +195,18 @@ def test_given_both_readers_take_turns_when_full_sync_then_each_reads_its_end_an
            f"{summary.calls['list']} write_calls=4" in summary.line()
 
 
+@contextmanager
+def _set_up_portal(store, *, contacts: int):
+    """A portal of its own size (the fixture's 400 are read in too few pages), set up, with a
+    context on the test's store: yields (sandbox, context)."""
+    with Sandbox(SandboxConfig(contacts=contacts, seed=3, tier="unlimited")) as sb:
+        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url, scoring_config=SCORING,
+                            hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
+        ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
+        _setup(ctx)
+        yield sb, ctx
+
+
 class _DiesOnThirdListPage(_TakesTurns):
     """List page 1 (100 lowest ids), then search page 1 (200 highest), then list page 2; the
     process dies asking for list page 3, while the search reader waits to read its second."""
@@ -216,11 +229,7 @@ class _DiesOnThirdListPage(_TakesTurns):
 
 def test_given_a_full_pass_killed_mid_way_when_rerun_then_it_resumes_from_both_ends_and_reads_only_the_rest(
         store):
-    with Sandbox(SandboxConfig(contacts=1000, seed=3, tier="unlimited")) as sb:
-        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url, scoring_config=SCORING,
-                            hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
-        ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
-        _setup(ctx)
+    with _set_up_portal(store, contacts=1000) as (sb, ctx):
         dying = _DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS)
         with pytest.raises(SystemExit):
             SyncJob(dying, store, ctx.rules).run(full=True)
@@ -316,11 +325,7 @@ class _RefusesOldTokens(_DiesOnThirdListPage):
 
 def test_given_the_kept_list_token_is_refused_when_resumed_then_the_list_path_starts_again_and_the_pass_completes(
         store):
-    with Sandbox(SandboxConfig(contacts=1000, seed=3, tier="unlimited")) as sb:
-        settings = Settings(hubspot_access_token="pat-sandbox", hubspot_api_base=sb.base_url, scoring_config=SCORING,
-                            hubspot_requests_per_10s=1000, hubspot_search_per_second=1000)
-        ctx = Context(settings, load_rules(SCORING), store, Gateway.from_settings(settings))
-        _setup(ctx)
+    with _set_up_portal(store, contacts=1000) as (sb, ctx):
         with pytest.raises(SystemExit):
             SyncJob(_DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS),
                     store, ctx.rules).run(full=True)
