@@ -53,10 +53,14 @@ def test_given_the_demo_then_it_prints_the_dashboard_and_its_password_which_open
         time.sleep(0.2)
     assert found, out.getvalue()
     url, password = found.groups()
-    while "2. connector sync" not in out.getvalue() or "new MQLs" not in out.getvalue() and \
-            "became MQLs" not in out.getvalue():
-        assert time.monotonic() < deadline, out.getvalue()
+
+    def synced() -> bool:
+        text = out.getvalue()
+        return "2. connector sync" in text and ("new MQLs" in text or "became MQLs" in text)
+
+    while not synced() and time.monotonic() < deadline:  # a wait, not a speed check
         time.sleep(0.2)
+    assert synced(), out.getvalue()
     try:
         urllib.request.urlopen(url)
         raise AssertionError("the dashboard answered without the password")

@@ -4,7 +4,6 @@ marketing-event participations read -> three contacts, three different scores an
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from connector.core.rules_file import load_rules
 from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig, marketing_events
 from connector.sync import SyncJob
+from tests.support.consuming import consuming
 from tests.support.paths import SCORING
 from tests.support.sandbox import portal_state, post_json
 from tests.webhooks.test_webhooks_e2e import SECRET, endpoint, subscriptions_file  # noqa: F401 - a fixture
@@ -73,16 +73,7 @@ def test_given_attended_registered_and_nothing_then_three_scores_and_reasons_thr
     attended, registered, nothing = same_score_without_webinars(hooked, 3)
     before = portal_state(hooked)[nothing]
     consumer = WebhookConsumer(ctx.gateway, store, ctx.rules, lease_ms=30_000)
-    stop = threading.Event()
-
-    def consume() -> None:
-        while not stop.is_set():
-            if not consumer.run_once().events:
-                stop.wait(0.05)
-
-    worker = threading.Thread(target=consume, name="webinar-consumer", daemon=True)
-    worker.start()
-    try:
+    with consuming(consumer, "webinar-consumer"):
         post_json(hooked, f"/_sandbox/contacts/{attended}/marketing-event", {"state": "ATTENDED"})
         post_json(hooked, f"/_sandbox/contacts/{registered}/marketing-event", {"state": "REGISTERED"})
         deadline = time.monotonic() + WAIT_S
@@ -92,9 +83,6 @@ def test_given_attended_registered_and_nothing_then_three_scores_and_reasons_thr
                     "Registered for a webinar" in (state[registered].get(hp.REASONS) or ""):
                 break
             time.sleep(0.05)
-    finally:
-        stop.set()
-        worker.join(10)
     state = portal_state(hooked)
     scores = [int(state[c][hp.SCORE]) for c in (attended, registered, nothing)]
     assert scores[0] > scores[1] > scores[2], scores

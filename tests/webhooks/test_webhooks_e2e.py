@@ -18,6 +18,7 @@ from connector.gateway import Gateway
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.sync import SyncJob
 from connector.web import create_app
+from tests.support.consuming import consuming
 from tests.support.sandbox import activity, demo_request, hand_raise_candidates, portal_state, sandbox_stats
 
 SECRET = "e2e-client-secret"
@@ -65,16 +66,7 @@ def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_th
     SyncJob(ctx.gateway, store, ctx.rules).run(full=True)
     assert hooked.webhooks.flush(10)  # the sync's own echoes are delivered too
     consumer = WebhookConsumer(ctx.gateway, store, ctx.rules, lease_ms=30_000)
-    stop = threading.Event()
-
-    def consume() -> None:
-        while not stop.is_set():
-            if not consumer.run_once().events:
-                stop.wait(0.05)
-
-    worker = threading.Thread(target=consume, name="e2e-consumer", daemon=True)
-    worker.start()
-    try:
+    with consuming(consumer, "e2e-consumer"):
         targets = hand_raise_candidates(hooked)[:3]
         deadline = time.monotonic() + WAIT_S
         activity(hooked, [demo_request(cid) for cid in targets])
@@ -83,9 +75,6 @@ def test_given_the_web_endpoint_and_a_consumer_when_a_contact_asks_for_a_demo_th
             if all(state[c][hp.LEAD_STATUS] == hp.MQL_STATUS for c in targets):
                 break
             time.sleep(0.02)
-    finally:
-        stop.set()
-        worker.join(10)
     state = portal_state(hooked)
     assert [state[c][hp.LEAD_STATUS] for c in targets] == [hp.MQL_STATUS] * 3, f"not MQL after waiting {WAIT_S:.0f}s"
     assert all(state[c][hp.PATH] == "hand_raise" for c in targets)
