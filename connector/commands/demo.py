@@ -39,6 +39,20 @@ DEMO_DIR = Path("var/demo")
 
 def run_demo(*, contacts: int, seed: int, tier: str, seconds: float, linger: float = 0.0, out=sys.stdout) -> int:
     """`linger`: keep the dashboard up this many seconds after the live part (Ctrl-C ends it)."""
+    # The demo speaks for itself: per-request and per-delivery log lines would drown it. The levels
+    # are given back after: a demo run in-process (a test) must not mute the loggers for what follows.
+    noisy = [logging.getLogger(name) for name in ("werkzeug", "connector.web", "connector.worker")]
+    levels = [logger.level for logger in noisy]
+    for logger in noisy:
+        logger.setLevel(logging.WARNING)
+    try:
+        return _run_demo(contacts=contacts, seed=seed, tier=tier, seconds=seconds, linger=linger, out=out)
+    finally:
+        for logger, level in zip(noisy, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _run_demo(*, contacts: int, seed: int, tier: str, seconds: float, linger: float, out) -> int:
     from werkzeug.serving import make_server
 
     from connector.sandbox import DEFAULT_TOKEN, Sandbox, SandboxConfig
@@ -47,9 +61,6 @@ def run_demo(*, contacts: int, seed: int, tier: str, seconds: float, linger: flo
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
-    # The demo speaks for itself: per-request and per-delivery log lines would drown it.
-    for noisy in ("werkzeug", "connector.web", "connector.worker"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     secret = secrets.token_hex(16)
