@@ -52,6 +52,18 @@ def chromium(width: int = 1366, height: int = 900, password: str | None = None) 
         driver.quit()
 
 
+def submit(driver, button_css: str, timeout_s: float = 30.0) -> None:
+    """Click a form's button and wait until the next page has replaced this one (a click does not
+    wait for the navigation it starts; on a loaded machine the old page may still be there)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, button_css).click()
+    WebDriverWait(driver, timeout_s).until(expected_conditions.staleness_of(page))
+
+
 def console_errors(driver) -> list[dict]:
     """The browser log's SEVERE entries (console errors, failed loads, CSP violations)."""
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

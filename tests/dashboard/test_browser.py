@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.dashboard.browser import chromium, console_errors, missing
+from tests.dashboard.browser import chromium, console_errors, missing, submit
 from tests.dashboard.conftest import PASSWORD
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no headless browser: {missing()}")
@@ -70,7 +70,7 @@ def test_given_the_period_filter_when_submitted_then_the_report_is_for_that_peri
         for field, value in (("since", "2025-03-01"), ("until", "2025-08-31")):
             driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, field), value)
         Select(driver.find_element(By.ID, "by")).select_by_value("month")
-        driver.find_element(By.CSS_SELECTOR, "#period button").click()
+        submit(driver, "#period button")
         assert "since=2025-03-01" in driver.current_url and "by=month" in driver.current_url
         assert driver.find_element(By.ID, "window").text.startswith("2025-03-01 to 2025-08-31 by month")
         want = load_report(ctx.store, ctx.rules, window("2025-03-01", "2025-08-31", "month", 0), None)
@@ -92,7 +92,7 @@ def test_given_a_contact_id_when_looked_up_then_the_explanation_shows_its_score_
         driver.get(base + "/dashboard/")
         box = driver.find_element(By.ID, "q")
         box.send_keys(cid)
-        driver.find_element(By.CSS_SELECTOR, "#lookup button").click()
+        submit(driver, "#lookup button")
         explain = driver.find_element(By.ID, "explain")
         assert f"Contact {cid}" in explain.text
         assert driver.find_element(By.ID, "score").text.startswith(record.properties["lsc_score"] + " ")
