@@ -3,10 +3,12 @@ a 405 tells an unconfigured dashboard exists); the report pages read the store o
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 
 from connector.commands.report import load_report
 from connector.core.rules import RuleSet
@@ -24,6 +26,7 @@ dashboard = Blueprint("dashboard", __name__, url_prefix=PREFIX, template_folder=
 _RULES_KEY = "connector.dashboard.rules"
 _GATEWAY_KEY = "connector.dashboard.gateway"
 _FACTS_KEY = "connector.dashboard.facts"
+log = logging.getLogger("connector.dashboard")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     # Nothing runs and nothing is fetched: the page is HTML, inline CSS and inline SVG.
@@ -94,6 +97,26 @@ def contact():
         except HubSpotError as exc:
             error, status = f"HubSpot did not answer the look-up: {exc}", 502
     return render_template("contact.html", query=query, found=found, error=error), status
+
+
+def warm(app: Flask) -> threading.Thread | None:
+    """With the dashboard on, read every contact's facts once in the background as the web process
+    starts, so its first page costs the report, not the read of 20,000 rows (~0.4 s). A failure is
+    only logged: the first page then reads them itself."""
+    settings: Settings = app.extensions[SETTINGS_KEY]
+    if not settings.dashboard_password:
+        return None
+
+    def read() -> None:
+        try:
+            with app.app_context():
+                _facts(app_store())
+        except ConnectorError as exc:
+            log.warning("dashboard facts not read ahead (%s); the first page reads them", type(exc).__name__)
+
+    thread = threading.Thread(target=read, name="dashboard-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _facts(store: Store) -> list[ContactFacts]:

@@ -104,3 +104,26 @@ def test_given_the_store_changes_between_pages_then_the_next_page_counts_the_cha
     assert mqls() == 2
     ctx.store.forget_contacts(["1"])
     assert mqls() == 1
+
+
+def test_given_the_dashboard_on_then_the_web_process_reads_the_facts_ahead_of_the_first_page(tmp_path):
+    import time as _time
+
+    from connector.dashboard.views import _FACTS_KEY
+    from connector.report.facts import ContactFacts
+    from connector.store import Store
+    from connector.web import create_app
+
+    url = f"sqlite:///{tmp_path / 'facts.db'}"
+    store = Store(url)
+    store.upgrade()
+    store.record_facts([ContactFacts(str(i), 1_000, (1_000, None, None, None, None), "DIRECT_TRAFFIC", "A1", 70,
+                                     "score", None, 2_000 + i) for i in range(1, 51)])
+    off = create_app({"database_url": url, "hubspot_client_secret": "s", "hubspot_access_token": "t"})
+    on = create_app({"database_url": url, "hubspot_client_secret": "s", "hubspot_access_token": "t",
+                     "dashboard_password": "correct horse battery"})
+    deadline = _time.monotonic() + 30
+    while _FACTS_KEY not in on.extensions and _time.monotonic() < deadline:  # a wait, not a speed check
+        _time.sleep(0.05)
+    assert len(on.extensions[_FACTS_KEY][2]) == 50  # read without any request
+    assert _FACTS_KEY not in off.extensions  # off: nothing read, nothing served
