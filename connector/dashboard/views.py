@@ -26,6 +26,7 @@ dashboard = Blueprint("dashboard", __name__, url_prefix=PREFIX, template_folder=
 _RULES_KEY = "connector.dashboard.rules"
 _GATEWAY_KEY = "connector.dashboard.gateway"
 _FACTS_KEY = "connector.dashboard.facts"
+_WARMING_KEY = "connector.dashboard.warming"  # the start-up read of the facts, while it runs
 log = logging.getLogger("connector.dashboard")
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -115,6 +116,7 @@ def warm(app: Flask) -> threading.Thread | None:
             log.warning("dashboard facts not read ahead (%s); the first page reads them", type(exc).__name__)
 
     thread = threading.Thread(target=read, name="dashboard-warm-up", daemon=True)
+    app.extensions[_WARMING_KEY] = thread
     thread.start()
     return thread
 
@@ -123,6 +125,9 @@ def _facts(store: Store) -> list[ContactFacts]:
     """Every contact's facts, kept between requests: a page reads only those kept since the last
     page (a sync or the worker wrote them), and all of them again only when the count says some
     were deleted. A page then costs the report, not the read."""
+    warming = current_app.extensions.get(_WARMING_KEY)
+    if warming is not None and warming is not threading.current_thread() and warming.is_alive():
+        warming.join(30.0)  # the read under way serves this page too: one read, not two racing
     count, last = store.facts_summary()
     cached = current_app.extensions.get(_FACTS_KEY)
     if cached is not None and cached[0] == (count, last):
