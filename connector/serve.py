@@ -102,7 +102,13 @@ class RunningServer:
 
 def create_server(app: Any, settings: Settings, *, host: str | None = None, port: int | None = None,
                   threads: int = THREADS) -> Any:
-    """A waitress server bound to `host`:`port` (default HOST and PORT from `settings`), not yet running."""
+    """A waitress server bound to `host`:`port` (default HOST and PORT from `settings`), not yet running.
+    With the dashboard on, the app starts reading its facts ahead (connector.dashboard.warm)."""
+    from connector.dashboard import warm
+    from connector.webhooks.receiver import SCHEMA_READY_KEY
+
+    if getattr(app, "extensions", {}).get(SCHEMA_READY_KEY):
+        warm(app)
     server = waitress_server(app, host=host or settings.host, port=settings.port if port is None else port,
                              **server_options(settings, threads=threads))
     for listener in _listeners(server):

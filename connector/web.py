@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from connector.dashboard import dashboard, warm
+from connector.dashboard import dashboard
 from connector.errors import ConfigError, StoreError
 from connector.settings import Settings
 from connector.store import Store
@@ -52,8 +52,6 @@ def create_app(test_config: Settings | Mapping[str, Any] | None = None) -> Flask
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(dashboard)  # off (404) unless DASHBOARD_PASSWORD is set
-    if app.extensions[SCHEMA_READY_KEY]:
-        warm(app)
     return app
 
 

@@ -119,11 +119,21 @@ def test_given_the_dashboard_on_then_the_web_process_reads_the_facts_ahead_of_th
     store.upgrade()
     store.record_facts([ContactFacts(str(i), 1_000, (1_000, None, None, None, None), "DIRECT_TRAFFIC", "A1", 70,
                                      "score", None, 2_000 + i) for i in range(1, 51)])
+    from connector.serve import create_server
+    from connector.webhooks.receiver import SETTINGS_KEY, STORE_KEY
+
     off = create_app({"database_url": url, "hubspot_client_secret": "s", "hubspot_access_token": "t"})
     on = create_app({"database_url": url, "hubspot_client_secret": "s", "hubspot_access_token": "t",
                      "dashboard_password": "correct horse battery"})
-    deadline = _time.monotonic() + 30
-    while _FACTS_KEY not in on.extensions and _time.monotonic() < deadline:  # a wait, not a speed check
-        _time.sleep(0.05)
-    assert len(on.extensions[_FACTS_KEY][2]) == 50  # read without any request
-    assert _FACTS_KEY not in off.extensions  # off: nothing read, nothing served
+    servers = [create_server(app, app.extensions[SETTINGS_KEY], host="127.0.0.1", port=0) for app in (off, on)]
+    try:
+        deadline = _time.monotonic() + 30
+        while _FACTS_KEY not in on.extensions and _time.monotonic() < deadline:  # a wait, not a speed check
+            _time.sleep(0.05)
+        assert len(on.extensions[_FACTS_KEY][2]) == 50  # read as the server was made, without any request
+        assert _FACTS_KEY not in off.extensions  # off: nothing read, nothing served
+    finally:
+        for server in servers:
+            server.close()
+        for app in (off, on):
+            app.extensions[STORE_KEY].dispose()
