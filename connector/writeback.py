@@ -105,8 +105,8 @@ class WritePath:
         """`shadow`: also score every contact with a candidate config, kept in the store.
         `alert_channels`: where the config's alerts go ("task", "slack", "teams"); none: no alerts
         (a dry run records none). `assigner`: gives each new MQL without an owner one.
-        `keep_verdicts`: keep sales' verdicts on MQLs and the report's facts in the store (not in a
-        dry run)."""
+        `keep_verdicts`: keep sales' verdicts on MQLs, the report's facts and the engagement read in
+        the store (not in a dry run)."""
         self.gateway = gateway
         self.store = store
         self.rules = rules
@@ -116,7 +116,8 @@ class WritePath:
         self.assigner = assigner
         self.keep_verdicts = keep_verdicts
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
-        self.engagement = Enricher(gateway, store, rules)  # activity rules' counts (connector/engagement/)
+        # Activity rules' counts (connector/engagement/); a dry run reads them but keeps no cache.
+        self.engagement = Enricher(gateway, store, rules, keep=keep_verdicts)
         self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
                                  | (set(shadow.rules.contact_properties) if shadow else set())
                                  | ({OWNER} if self.alert_channels or assigner else set())
