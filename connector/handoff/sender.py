@@ -1,4 +1,5 @@
-"""Deliver owner alerts: claim due deliveries from the store, create the task or post the message,
+"""Deliver owner alerts: claim due deliveries from the store, create the tasks (up to 100 a call)
+or post the messages,
 record the result. A failure is retried with backoff and, after the last of 20 tries, kept as `failed`
 (`connector doctor` shows it); it never blocks scoring or writes, which do not wait for it.
 
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from connector.errors import AuthError, HubSpotError, ScopeError, ValidationError
-from connector.gateway import Gateway
+from connector.gateway import BATCH_SIZE, Gateway, NewTask
 from connector.handoff.channels import ChannelError, contact_url, post_message
 from connector.store import Delivery, Store
 
@@ -57,33 +58,95 @@ class AlertSender:
 
     def run_once(self, limit: int = 50) -> SendCounts:
         counts = SendCounts()
-        for d in self.store.claim_deliveries(self._now(), limit=limit, lease_ms=self.lease_ms):
+        claimed = self.store.claim_deliveries(self._now(), limit=limit, lease_ms=self.lease_ms)
+        self._deliver_tasks([d for d in claimed if d.channel == "task"], counts)
+        for d in claimed:
+            if d.channel == "task":
+                continue
             try:
-                external = self._deliver(d)
-            except (ChannelError, HubSpotError) as exc:
+                self._post(d)
+            except ChannelError as exc:
                 self._failed(d, exc, counts)
                 continue
-            self.store.delivered(d.alert_id, d.channel, self._now(), external)
-            counts.delivered += 1
-            counts.by_channel[d.channel] = counts.by_channel.get(d.channel, 0) + 1
+            self._done(d, None, counts)
         return counts
 
-    def _deliver(self, d: Delivery) -> str | None:
-        token = token_of(d.action_key)
-        if d.channel == "task":
+    def _deliver_tasks(self, claimed: list[Delivery], counts: SendCounts) -> None:
+        """Tasks, up to 100 a call: one call for a whole run's alerts instead of one each (a
+        first sync's 84 alerts took 4.4 s of the 10-second window one by one)."""
+        fresh = []
+        for d in claimed:
             if d.was_sending:  # an earlier claim died mid-call: the task may exist
-                found = self.gateway.find_task(token)
+                try:
+                    found = self.gateway.find_task(token_of(d.action_key))
+                except HubSpotError as exc:
+                    self._failed(d, exc, counts)
+                    continue
                 if found is not None:
-                    return found
-            body = f"{d.body}\n\n(ref {token})"
-            return self.gateway.create_task(contact_id=d.contact_id, subject=d.title, body=body,
-                                            due_ms=d.due_at, owner_id=d.owner_id)
+                    self._done(d, found, counts)
+                    continue
+            fresh.append(d)
+        for start in range(0, len(fresh), BATCH_SIZE):
+            chunk = fresh[start:start + BATCH_SIZE]
+            try:
+                made = self.gateway.create_tasks([self._task(d) for d in chunk])
+            except ValidationError as exc:
+                if len(chunk) == 1:
+                    self._failed(chunk[0], exc, counts)
+                else:  # one bad input may sink the batch: alone, only it fails
+                    self._one_by_one(chunk, counts)
+                continue
+            except HubSpotError as exc:
+                for d in chunk:
+                    self._failed(d, exc, counts)
+                continue
+            for d in chunk:
+                task_id = made.get(token_of(d.action_key))
+                if task_id is None:  # not in the answer: look for it before trying again
+                    self._settle_unmatched(d, counts)
+                else:
+                    self._done(d, task_id, counts)
+
+    def _one_by_one(self, chunk: list[Delivery], counts: SendCounts) -> None:
+        for d in chunk:
+            try:
+                made = self.gateway.create_tasks([self._task(d)])
+            except HubSpotError as exc:
+                self._failed(d, exc, counts)
+                continue
+            task_id = made.get(token_of(d.action_key))
+            if task_id is None:
+                self._settle_unmatched(d, counts)
+            else:
+                self._done(d, task_id, counts)
+
+    def _settle_unmatched(self, d: Delivery, counts: SendCounts) -> None:
+        try:
+            found = self.gateway.find_task(token_of(d.action_key))
+        except HubSpotError as exc:
+            self._failed(d, exc, counts)
+            return
+        if found is None:
+            self._failed(d, ChannelError("HubSpot's batch answer did not show this task", retry=True), counts)
+        else:
+            self._done(d, found, counts)
+
+    @staticmethod
+    def _task(d: Delivery) -> NewTask:
+        token = token_of(d.action_key)
+        return NewTask(token, d.contact_id, d.title, f"{d.body}\n\n(ref {token})", d.due_at, d.owner_id)
+
+    def _post(self, d: Delivery) -> None:
         url = self.webhooks.get(d.channel)
         if not url:
             raise ChannelError(f"no {d.channel} webhook URL is set", retry=False)
         link = contact_url(self.portal_id, d.contact_id)
         self.post(url, f"*{d.title}*\n{d.body}" + (f"\n{link}" if link else ""))
-        return None
+
+    def _done(self, d: Delivery, external: str | None, counts: SendCounts) -> None:
+        self.store.delivered(d.alert_id, d.channel, self._now(), external)
+        counts.delivered += 1
+        counts.by_channel[d.channel] = counts.by_channel.get(d.channel, 0) + 1
 
     def _failed(self, d: Delivery, exc: Exception, counts: SendCounts) -> None:
         retry = getattr(exc, "retry", True) and not isinstance(exc, (AuthError, ScopeError, ValidationError))

@@ -272,8 +272,16 @@ def batch_create(ctx: Ctx) -> tuple[int, dict]:
     inputs = _inputs(ctx)
     created = ctx.portal.create_many(kind, [(i.get("properties", {}), i.get("associations"))
                                             for i in inputs])
-    status, body = _batch(ctx, [ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in created],
-                          [], started)
+    results = [ctx.portal.render(r, _written(ctx.portal, kind, r)) for r in created]
+    # An input's `objectWriteTraceId` comes back on the object made from it: the field is in both
+    # the batch-create input (SimplePublicObjectBatchInputForCreate) and the answer's objects in
+    # HubSpot's CRM v3 OpenAPI specs (e.g. Tasks v3). That HubSpot echoes it on every result is
+    # *unverified*, as is the order of `results`: the connector maps answers by this id, then by
+    # its token in the body, and looks up whatever it could not map (connector/gateway.py).
+    for made, given in zip(results, inputs, strict=True):
+        if isinstance(given, dict) and given.get("objectWriteTraceId"):
+            made["objectWriteTraceId"] = str(given["objectWriteTraceId"])
+    status, body = _batch(ctx, results, [], started)
     return 201, body
 
 

@@ -213,3 +213,16 @@ def test_given_created_tasks_when_listing_admin_tasks_then_ids_contacts_and_ms(p
     assert entry["properties"]["hs_task_subject"] == "Call back"
     _, stats, _ = http("GET", "/_sandbox/stats", token=None)
     assert stats["requests"] == {"POST /crm/v3/objects/{objectType}": 1}
+
+
+def test_given_a_batch_create_with_trace_ids_then_each_result_carries_its_inputs_id(portal_sb, make_http):
+    http = make_http(portal_sb.base_url)
+    contacts = [str(c) for c in portal_sb.portal.stores["contacts"].order[:3]]
+    inputs = [{"properties": {"hs_timestamp": "2026-01-06T09:00:00Z", "hs_task_subject": f"Call {c}"},
+               "associations": _link(c), "objectWriteTraceId": f"trace-{c}"} for c in contacts]
+    inputs[1].pop("objectWriteTraceId")  # optional: an input without one gets none back
+    status, body, _ = http("POST", "/crm/v3/objects/tasks/batch/create", {"inputs": inputs})
+    assert status == 201
+    by_subject = {r["properties"]["hs_task_subject"]: r.get("objectWriteTraceId") for r in body["results"]}
+    assert by_subject == {f"Call {contacts[0]}": f"trace-{contacts[0]}", f"Call {contacts[1]}": None,
+                          f"Call {contacts[2]}": f"trace-{contacts[2]}"}
