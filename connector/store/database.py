@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connector.errors import StoreError
@@ -140,7 +139,7 @@ class Database:
     def _upsert(self, conn: Connection, table: sa.Table, rows: dict | list[dict], keys: list[str],
                 only_if_newer: sa.Column | None = None) -> None:
         rows = [rows] if isinstance(rows, dict) else rows
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        insert = _dialect_insert(self.dialect)(table)
         update_cols = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
         where = None if only_if_newer is None else only_if_newer <= insert.excluded[only_if_newer.name]
         conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=update_cols, where=where), rows)
@@ -213,9 +212,19 @@ def _create_engine(url: str, pool_size: int | None, busy_timeout_s: float) -> En
     return sa.create_engine(url, **kw)
 
 
+def _dialect_insert(dialect: str):
+    """The dialect's INSERT with ON CONFLICT. Imported when first used: SQLAlchemy's postgresql
+    package imports its asyncpg, psycopg and pg8000 modules, ~50 ms of every SQLite command's
+    start-up."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+    return sqlite.insert
+
+
 def _insert_ignore(dialect: str, table: sa.Table):
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return insert.on_conflict_do_nothing()
+    return _dialect_insert(dialect)(table).on_conflict_do_nothing()
 
 
 def _chunks(items: Sequence[str], size: int):
