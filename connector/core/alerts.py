@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from connector.core.evaluate import reasons_text
+from connector.core.handoff import mql_moment
 from connector.core.model import Evaluation, History
 from connector.core.properties import LEAD_STATUS, LIFECYCLE_STAGE
 from connector.core.rules import Alerts, RuleSet
@@ -65,7 +66,8 @@ def qualified_lead_actions(evaluation: Evaluation, props: Mapping[str, str | Non
                            now: float) -> list[Action]:
     """Alerts for `alerts.for_mqls` rules that fired for a contact already qualified (its lead
     status is the MQL status, or its stage is MQL, SQL or opportunity): one per rule and date (that
-    very visit or form), and only while the date is news."""
+    very visit or form), only while the date is news and only for a date after the contact became
+    an MQL."""
     config = rules.alerts
     if config is None or not config.for_mqls:
         return []
@@ -73,6 +75,10 @@ def qualified_lead_actions(evaluation: Evaluation, props: Mapping[str, str | Non
         (props.get(LIFECYCLE_STAGE) or "") in QUALIFIED
     if not qualified:
         return []
+    # "Again": a visit or a reply from before the contact became an MQL is one the MQL itself
+    # (and its hand-raise alert) already stood for; the sync after a first one would else alert
+    # on the very visits that qualified them. An MQL of unknown date: any recent date counts.
+    since = mql_moment(props)
     fired = {r.rule: r for r in evaluation.score.reasons}
     by_name = {r.name: r for section in (rules.fit, rules.engagement) for r in section}
     out = []
@@ -81,7 +87,7 @@ def qualified_lead_actions(evaluation: Evaluation, props: Mapping[str, str | Non
         if name not in fired or rule is None or not rule.date_property:
             continue
         when = parse_instant(props.get(rule.date_property))
-        if when is None or not _news(when, config, now):
+        if when is None or not _news(when, config, now) or (since is not None and when <= since):
             continue
         out.append(Action(_key("for_mql", f"{name}|{instant_text(props.get(rule.date_property))}"),
                           f"MQL active again: {rule.label}", _body(evaluation, rule.label, when),

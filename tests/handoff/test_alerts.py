@@ -219,6 +219,11 @@ def test_given_an_mql_back_on_the_pricing_page_then_one_alert_per_visit_and_none
     assert actions(later)[0].key != action.key  # another visit, another alert
     old = {**visit, "hs_analytics_last_visit_timestamp": iso(NOW - 3 * 86400), "lifecyclestage": "opportunity"}
     assert actions(old) == []
+    # The visit that made the MQL, seen again by the next sync: not "again"; one after it is.
+    made = {**visit, "hs_lead_status": "MQL", "lifecyclestage": "marketingqualifiedlead",
+            "lsc_mql_date": iso(NOW - 300)}
+    assert actions(made) == []
+    assert len(actions({**made, "hs_analytics_last_visit_timestamp": iso(NOW - 120)})) == 1
 
 
 def test_given_for_mqls_naming_a_rule_without_a_date_then_the_config_is_refused_with_the_place():
