@@ -21,6 +21,7 @@ HubSpot's message, category and correlation id when it sent them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -245,6 +246,43 @@ class _Transient(Exception):
 class Gateway:
     """HubSpot CRM calls the connector needs, with limits, retries and error mapping."""
 
+    # The SDK's API objects, each built on first use and kept: every attribute access of the
+    # SDK's discovery builds a new ApiClient and pool (docs/hubspot-facts.md, "The Python SDK"), and
+    # building them imports their modules, which a command that never calls them need not pay.
+    # Two threads' first calls may race to build one (Python 3.12 dropped cached_property's
+    # lock): the loser's object is dropped, nothing else.
+    @functools.cached_property
+    def _contacts_basic(self) -> Any:
+        return self._client.crm.contacts.basic_api
+
+    @functools.cached_property
+    def _contacts_batch(self) -> Any:
+        return self._client.crm.contacts.batch_api
+
+    @functools.cached_property
+    def _contacts_search(self) -> Any:
+        return self._client.crm.contacts.search_api
+
+    @functools.cached_property
+    def _properties(self) -> Any:
+        return self._client.crm.properties.core_api
+
+    @functools.cached_property
+    def _groups(self) -> Any:
+        return self._client.crm.properties.groups_api
+
+    @functools.cached_property
+    def _owners(self) -> Any:
+        return self._client.crm.owners.owners_api
+
+    @functools.cached_property
+    def _tasks_search(self) -> Any:
+        return self._client.crm.objects.tasks.search_api
+
+    @functools.cached_property
+    def _tasks_batch(self) -> Any:
+        return self._client.crm.objects.tasks.batch_api
+
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> Self:
         """A gateway with the settings' token, API base, budgets and timeouts (the twin of
@@ -268,17 +306,6 @@ class Gateway:
         self._access_token = access_token
         self._token_info: dict[str, dict | None] = {}
         self._client = hubspot.Client.create(access_token=access_token, host=api_base.rstrip("/"), retry=False)
-        crm = self._client.crm
-        # Each attribute access builds a new ApiClient and pool (docs/hubspot-facts.md, "The Python SDK"): build once.
-        self._contacts_basic = crm.contacts.basic_api
-        self._contacts_batch = crm.contacts.batch_api
-        self._contacts_search = crm.contacts.search_api
-        self._properties = crm.properties.core_api
-        self._groups = crm.properties.groups_api
-        self._owners = crm.owners.owners_api
-        self._tasks_basic = crm.objects.tasks.basic_api
-        self._tasks_search = crm.objects.tasks.search_api
-        self._tasks_batch = crm.objects.tasks.batch_api
         self._timeout = (connect_timeout_s, read_timeout_s)
         self.window = SlidingWindow(requests_per_10s, 10.0, clock=clock, sleep=sleep)
         self.search_window = SlidingWindow(search_per_second, 1.0, clock=clock, sleep=sleep)
