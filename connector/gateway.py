@@ -115,6 +115,27 @@ class BatchOutcome:
     failed: dict[str, str]
 
 
+class _SdkApi:
+    """A gateway attribute holding one of the SDK's API objects, built on first use and then kept:
+    every attribute access of the SDK's discovery builds a new ApiClient and pool
+    (docs/hubspot-facts.md, "The Python SDK"), and building one imports its modules, which a
+    command that never makes such a call need not pay. Two threads' first uses may both build one;
+    the object kept last wins, the other is dropped."""
+
+    def __init__(self, path: str):
+        self.path = path.split(".")  # below the client, e.g. "crm.contacts.basic_api"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, gateway: Any, owner: type | None = None) -> Any:
+        if gateway is None:
+            return self
+        api = functools.reduce(getattr, self.path, gateway._client)
+        gateway.__dict__[self.name] = api  # an instance attribute from now on: no second build
+        return api
+
+
 @dataclass(frozen=True, slots=True)
 class NewTask:
     """An owner-alert task to create: `token` is one word that names it, in its body too."""
@@ -246,42 +267,15 @@ class _Transient(Exception):
 class Gateway:
     """HubSpot CRM calls the connector needs, with limits, retries and error mapping."""
 
-    # The SDK's API objects, each built on first use and kept: every attribute access of the
-    # SDK's discovery builds a new ApiClient and pool (docs/hubspot-facts.md, "The Python SDK"), and
-    # building them imports their modules, which a command that never calls them need not pay.
-    # Two threads' first calls may race to build one (Python 3.12 dropped cached_property's
-    # lock): the loser's object is dropped, nothing else.
-    @functools.cached_property
-    def _contacts_basic(self) -> Any:
-        return self._client.crm.contacts.basic_api
-
-    @functools.cached_property
-    def _contacts_batch(self) -> Any:
-        return self._client.crm.contacts.batch_api
-
-    @functools.cached_property
-    def _contacts_search(self) -> Any:
-        return self._client.crm.contacts.search_api
-
-    @functools.cached_property
-    def _properties(self) -> Any:
-        return self._client.crm.properties.core_api
-
-    @functools.cached_property
-    def _groups(self) -> Any:
-        return self._client.crm.properties.groups_api
-
-    @functools.cached_property
-    def _owners(self) -> Any:
-        return self._client.crm.owners.owners_api
-
-    @functools.cached_property
-    def _tasks_search(self) -> Any:
-        return self._client.crm.objects.tasks.search_api
-
-    @functools.cached_property
-    def _tasks_batch(self) -> Any:
-        return self._client.crm.objects.tasks.batch_api
+    # The SDK's API objects, each built on first use and kept (_SdkApi).
+    _contacts_basic = _SdkApi("crm.contacts.basic_api")
+    _contacts_batch = _SdkApi("crm.contacts.batch_api")
+    _contacts_search = _SdkApi("crm.contacts.search_api")
+    _properties = _SdkApi("crm.properties.core_api")
+    _groups = _SdkApi("crm.properties.groups_api")
+    _owners = _SdkApi("crm.owners.owners_api")
+    _tasks_search = _SdkApi("crm.objects.tasks.search_api")
+    _tasks_batch = _SdkApi("crm.objects.tasks.batch_api")
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> Self:
