@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -51,6 +51,7 @@ PLANNED_IN_JSON = 10_000  # a dry run's planned changes in --json (the rest coun
 SEARCH, LIST = "search", "list"  # a full pass's two read paths
 CHECKPOINT_CHARS = 32  # the run row's checkpoint_id column (connector/store/schema.py)
 QUEUED_PAGES = 8  # pages read ahead of planning, both paths together (bounded memory)
+ENRICH_GROUP = 1000  # contacts whose activity is read together (an association read's largest batch)
 SEARCH_PAGE = 200  # contacts a search page brings (connector.gateway.SEARCH_PAGE_SIZE)
 LIST_PAGE = 100  # ... and a list page, and a batch update takes (LIST_PAGE_SIZE, BATCH_SIZE)
 
@@ -251,19 +252,13 @@ class SyncJob:
 
             total = [0]
             with closing(self._pages(run, tally, lambda n: total.__setitem__(0, n))) as pages:
-                for page in pages:
-                    contacts = page.contacts
-                    if self.limit is not None:
-                        contacts = contacts[: max(0, self.limit - tally.pulled)]
-                        if not contacts:
-                            break
-                    self._reads[page.path] += len(contacts)
+                for page, contacts in self._enriched(pages):
                     if not contacts:  # a path's last page, past the other's end: only its end to commit
                         if not self.dry_run:
                             self.path.claim(run.id, page.checkpoint, tally, {}, [])
                         continue
                     planned, histories = self.path.plan(contacts, run.id, tally, echo.see if echo else None,
-                                                        page.read_at)
+                                                        page.read_at, enriched=True)
                     if planned and self.before_first_write is not None:
                         check, self.before_first_write = self.before_first_write, None
                         check()  # raises before anything of this page is committed
@@ -278,8 +273,6 @@ class SyncJob:
                             pending = pending[BATCH_SIZE:]
                     if self.progress:
                         self.progress(tally.pulled, min(total[0], self.limit) if self.limit else total[0])
-                    if self.limit is not None and tally.pulled >= self.limit:
-                        break
             if pending:
                 submit(pending)
             try:
@@ -289,6 +282,38 @@ class SyncJob:
                 raise
         if echo is not None:
             echo.settle()
+
+    def _enriched(self, pages: Iterable[_Page]) -> Generator[tuple[_Page, list[dict]], None, None]:
+        """The pages in order, each with its contacts (cut at `limit`), their activity read a group
+        of pages at a time: an association read takes 1,000 contacts and a batch read 100
+        engagements, so reading per page of 100-200 contacts spent two calls per kind on every
+        page, most of them part-empty (20,000 contacts: 632 engagement calls; in groups of 1,000,
+        a fraction of that). A group is at least ENRICH_GROUP contacts or what is left; without
+        activity rules, each page is its own group. A page is committed after its group's read,
+        so a killed run reads again at most a group's pages."""
+        group: list[tuple[_Page, list[dict]]] = []
+        size = taken = 0
+        for page in pages:
+            contacts = page.contacts
+            if self.limit is not None:
+                contacts = contacts[: max(0, self.limit - taken)]
+                if not contacts:
+                    break
+            taken += len(contacts)
+            self._reads[page.path] += len(contacts)
+            group.append((page, contacts))
+            size += len(contacts)
+            if size >= ENRICH_GROUP or not self.path.reads_activity:  # nothing to read: no waiting
+                yield from self._enrich(group)
+                group, size = [], 0
+            if self.limit is not None and taken >= self.limit:
+                break
+        yield from self._enrich(group)
+
+    def _enrich(self, group: list[tuple[_Page, list[dict]]]) -> list[tuple[_Page, list[dict]]]:
+        if group:
+            self.path.enrich([c for _, contacts in group for c in contacts])
+        return group
 
     def _write_fraction(self, tally: RunCounts) -> float:
         """The share of contacts read that this run is writing: none in a dry run; all of them

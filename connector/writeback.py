@@ -123,15 +123,27 @@ class WritePath:
                                  | ({OWNER} if self.alert_channels or assigner else set())
                                  | ({*TOUCH_PROPERTIES, "createdate"} if rules.sla is not None else set()))
 
+    @property
+    def reads_activity(self) -> bool:
+        """Whether the rules count activity read from HubSpot's engagement APIs."""
+        return bool(self.engagement.activities)
+
+    def enrich(self, contacts: Sequence[dict]) -> None:
+        """Add the activity rules' counts to the contacts' properties: what they did, read only
+        where it changed (connector/engagement/enrich.py)."""
+        self.engagement.enrich(contacts, self.clock())
+
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
-             read_at: int | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
+             read_at: int | None = None, *, enriched: bool = False) -> tuple[list[PlannedWrite], dict[str, dict]]:
         """Evaluate contacts (as HubSpot returns them) against their stored histories. `read_at`:
         when they were read (ms, taken before the request); the store refuses the plan of a
-        contact another run wrote since (Store.checkpoint)."""
+        contact another run wrote since (Store.checkpoint). `enriched`: the caller has already
+        run `enrich` on them (a sync does, many pages at a time)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = int(now.timestamp() * 1000)
-        self.engagement.enrich(contacts, now.timestamp())  # what they did, read only where it changed
+        if not enriched:
+            self.enrich(contacts)
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}

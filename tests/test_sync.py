@@ -18,6 +18,7 @@ from connector.settings import Settings
 from connector.store import Store
 from connector.sync import SyncJob, _Checkpoint, _Frontier, list_share
 from tests.support.paths import SCORING
+from tests.support.rules import without_activity
 from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
 
 
@@ -230,6 +231,9 @@ class _DiesOnThirdListPage(_TakesTurns):
 def test_given_a_full_pass_killed_mid_way_when_rerun_then_it_resumes_from_both_ends_and_reads_only_the_rest(
         store):
     with _set_up_portal(store, contacts=1000) as (sb, ctx):
+        # Without activity rules each page is committed once planned (with them, after its group's
+        # activity read: tests/engagement/test_grouped_reads.py).
+        ctx.rules = without_activity(ctx.rules)
         dying = _DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS)
         with pytest.raises(SystemExit):
             SyncJob(dying, store, ctx.rules).run(full=True)
