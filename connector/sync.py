@@ -285,31 +285,12 @@ class SyncJob:
 
     def _enriched(self, pages: Iterable[_Page]) -> Generator[tuple[_Page, list[dict]], None, None]:
         """The pages in order, each with its contacts (cut at `limit`), their activity read a group
-        of pages at a time (`_groups`), the next group's read running on its own thread while this
-        one's pages are planned: reads and planning overlap instead of taking turns. Without
-        activity rules, pages pass straight through. A page is committed after its group's read, so
-        a killed run reads again at most two groups' pages."""
-        groups = self._groups(pages)
-        if not self.path.reads_activity:
-            for group in groups:
-                yield from group
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="activity") as reader:
-            ahead: Future | None = None
-            for group in groups:
-                reading = reader.submit(self._enrich, group)
-                if ahead is not None:
-                    yield from ahead.result()
-                ahead = reading
-            if ahead is not None:
-                yield from ahead.result()
-
-    def _groups(self, pages: Iterable[_Page]) -> Generator[list[tuple[_Page, list[dict]]], None, None]:
-        """Consecutive pages of at least ENRICH_GROUP contacts (the last group: what is left), each
-        page with its contacts cut at `limit`; one page a group without activity rules. An
-        association read takes 1,000 contacts and a batch read 100 engagements: read per page of
-        100-200 contacts, every page spent an association read and a part-empty batch read per
-        kind (20,000 contacts, the packaged config: 632 engagement calls; by groups: 228)."""
+        of pages at a time: an association read takes 1,000 contacts and a batch read 100
+        engagements, so reading per page of 100-200 contacts spent two calls per kind on every
+        page, most of them part-empty (20,000 contacts: 632 engagement calls; in groups of 1,000,
+        a fraction of that). A group is at least ENRICH_GROUP contacts or what is left; without
+        activity rules, each page is its own group. A page is committed after its group's read,
+        so a killed run reads again at most a group's pages."""
         group: list[tuple[_Page, list[dict]]] = []
         size = taken = 0
         for page in pages:
@@ -322,16 +303,16 @@ class SyncJob:
             self._reads[page.path] += len(contacts)
             group.append((page, contacts))
             size += len(contacts)
-            if size >= ENRICH_GROUP or not self.path.reads_activity:
-                yield group
+            if size >= ENRICH_GROUP or not self.path.reads_activity:  # nothing to read: no waiting
+                yield from self._enrich(group)
                 group, size = [], 0
             if self.limit is not None and taken >= self.limit:
                 break
-        if group:
-            yield group
+        yield from self._enrich(group)
 
     def _enrich(self, group: list[tuple[_Page, list[dict]]]) -> list[tuple[_Page, list[dict]]]:
-        self.path.enrich([c for _, contacts in group for c in contacts])
+        if group:
+            self.path.enrich([c for _, contacts in group for c in contacts])
         return group
 
     def _write_fraction(self, tally: RunCounts) -> float:
