@@ -89,10 +89,13 @@ def written_twice(history: dict[str, list[dict]]) -> dict[str, int]:
 
 
 def resumed_with_progress(run: dict | None) -> bool:
-    """The killed run was a full pass that had committed pages of either path (its checkpoint,
-    connector.sync._Checkpoint: "HIGH:TOKEN" or "HIGH=LOW", names an end)."""
+    """The killed run was an unfinished full pass that had committed pages of either path (its
+    checkpoint, connector.sync._Checkpoint: "HIGH:TOKEN" or "HIGH=LOW", names an end). A run
+    already done when the process was killed (sending its alerts, exiting) is no resume: the next
+    `sync --full` is a new full pass, which reads every contact (and writes none)."""
     checkpoint = (run or {}).get("checkpoint_id") or ""
-    return run is not None and run.get("kind") == "full" and checkpoint not in ("", ":", "=")
+    return run is not None and run.get("kind") == "full" and run.get("status") != "done" \
+        and checkpoint not in ("", ":", "=")
 
 
 def drop_tables(url: str) -> None:
@@ -216,7 +219,8 @@ def main() -> int:
         }
         rows.append(row)
         total_updates = row["updates_before_kill"] + row["updates_after"]
-        state = (f"run {row['run_at_kill']['id']} checkpoint {row['run_at_kill']['checkpoint_id']}"
+        state = (f"run {row['run_at_kill']['id']} {row['run_at_kill']['status']}, checkpoint "
+                 f"{row['run_at_kill']['checkpoint_id']}"
                  if row["run_at_kill"] else "no run row yet")
         when = f"kill at {delay:.2f}s" if kth is None else f"kill at batch update #{kth} ({at:.2f}s)"
         print(f"trial {name:>3} [{row['store']}]: {when} ({'killed' if killed else 'had already finished'}; "
