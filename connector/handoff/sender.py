@@ -1,7 +1,7 @@
 """Deliver owner alerts: claim due deliveries from the store, create the tasks (up to 100 a call)
-or post the messages,
-record the result. A failure is retried with backoff and, after the last of 20 tries, kept as `failed`
-(`connector doctor` shows it); it never blocks scoring or writes, which do not wait for it.
+or post the messages, record the result. A failure is retried with backoff and, after the last of
+20 tries, kept as `failed` (`connector doctor` shows it); it never blocks scoring or writes, which
+do not wait for it.
 
 Exactly once: an action is recorded once (the store's unique contact + action key); a delivery is
 claimed before the call and confirmed after it. A sender killed between HubSpot's answer and the
@@ -101,11 +101,7 @@ class AlertSender:
                     self._failed(d, exc, counts)
                 continue
             for d in chunk:
-                task_id = made.get(token_of(d.action_key))
-                if task_id is None:  # not in the answer: look for it before trying again
-                    self._settle_unmatched(d, counts)
-                else:
-                    self._done(d, task_id, counts)
+                self._settle(d, made, counts)
 
     def _one_by_one(self, chunk: list[Delivery], counts: SendCounts) -> None:
         for d in chunk:
@@ -114,13 +110,15 @@ class AlertSender:
             except HubSpotError as exc:
                 self._failed(d, exc, counts)
                 continue
-            task_id = made.get(token_of(d.action_key))
-            if task_id is None:
-                self._settle_unmatched(d, counts)
-            else:
-                self._done(d, task_id, counts)
+            self._settle(d, made, counts)
 
-    def _settle_unmatched(self, d: Delivery, counts: SendCounts) -> None:
+    def _settle(self, d: Delivery, made: Mapping[str, str], counts: SendCounts) -> None:
+        """Record the task a batch answer shows for `d`; one it does not show is looked for
+        (by its token) before it is tried again."""
+        task_id = made.get(token_of(d.action_key))
+        if task_id is not None:
+            self._done(d, task_id, counts)
+            return
         try:
             found = self.gateway.find_task(token_of(d.action_key))
         except HubSpotError as exc:
