@@ -162,6 +162,7 @@ class WebhookConsumer:
             chunk = contact_ids[i:i + BATCH_SIZE]
             read_at = self._now_ms()
             contacts = self.gateway.batch_read_contacts(chunk, self.path.properties)
+            self.path.enrich(contacts)
             planned, histories = self.path.plan(contacts, run.id, tally, read_at=read_at)
             # Renew the lease with the same instant the outbox rows get: the events can then only
             # be taken over once every write planned under them is older than a lease, i.e. once

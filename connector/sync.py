@@ -263,7 +263,7 @@ class SyncJob:
                             self.path.claim(run.id, page.checkpoint, tally, {}, [])
                         continue
                     planned, histories = self.path.plan(contacts, run.id, tally, echo.see if echo else None,
-                                                        page.read_at, enriched=True)
+                                                        page.read_at)
                     if planned and self.before_first_write is not None:
                         check, self.before_first_write = self.before_first_write, None
                         check()  # raises before anything of this page is committed

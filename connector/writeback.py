@@ -135,15 +135,12 @@ class WritePath:
 
     def plan(self, contacts: Sequence[dict], run_id: int, tally: RunCounts,
              on_contact: Callable[[dict], None] | None = None,
-             read_at: int | None = None, *, enriched: bool = False) -> tuple[list[PlannedWrite], dict[str, dict]]:
-        """Evaluate contacts (as HubSpot returns them) against their stored histories. `read_at`:
-        when they were read (ms, taken before the request); the store refuses the plan of a
-        contact another run wrote since (Store.checkpoint). `enriched`: the caller has already
-        run `enrich` on them (a sync does, many pages at a time)."""
+             read_at: int | None = None) -> tuple[list[PlannedWrite], dict[str, dict]]:
+        """Evaluate contacts (as HubSpot returns them, after `enrich`) against their stored
+        histories. `read_at`: when they were read (ms, taken before the request); the store
+        refuses the plan of a contact another run wrote since (Store.checkpoint)."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         now_ms = int(now.timestamp() * 1000)
-        if not enriched:
-            self.enrich(contacts)
         stored = self.store.get_histories([str(c["id"]) for c in contacts])
         planned: list[PlannedWrite] = []
         unchanged: dict[str, dict] = {}

@@ -254,7 +254,9 @@ def _merge_and_check(ctx, sandbox, hooks, survivor: str, merged: str) -> None:
     assert after_s["contact_state"] == 1
     # Rescored: planning the survivor again from HubSpot's current values finds nothing to change.
     path = WritePath(ctx.gateway, ctx.store, ctx.rules)
-    planned, _ = path.plan(ctx.gateway.batch_read_contacts([survivor], path.properties), 0, RunCounts())
+    contacts = ctx.gateway.batch_read_contacts([survivor], path.properties)
+    path.enrich(contacts)
+    planned, _ = path.plan(contacts, 0, RunCounts())
     assert planned == []
 
 

@@ -147,6 +147,7 @@ def check_forms_against_portal(rules: RuleSet, forms: Sequence[Mapping]) -> list
     not a form of this portal; did you mean 'ROI calculator'?`"""
     known = form_ids_of(forms)
     names = sorted(str(f.get("name") or "") for f in forms if f.get("name"))
+    lowered = {n.lower(): n for n in names}
     problems = []
     for index, rule in enumerate(rules.engagement):
         activity = rule.activity
@@ -154,7 +155,6 @@ def check_forms_against_portal(rules: RuleSet, forms: Sequence[Mapping]) -> list
             continue
         if activity.form.strip().lower() in known:
             continue
-        lowered = {n.lower(): n for n in names}
         close = difflib.get_close_matches(activity.form.lower(), list(lowered), n=1, cutoff=0.5)
         hint = f"; did you mean {lowered[close[0]]!r}?" if close else f" (it has {len(names)} forms)"
         problems.append(Problem(f"{rules.source}: rules.engagement[{index}] {rule.name!r}.activity.form",

@@ -214,8 +214,8 @@ def _create_engine(url: str, pool_size: int | None, busy_timeout_s: float) -> En
 
 def _dialect_insert(dialect: str):
     """The dialect's INSERT with ON CONFLICT. Imported when first used: SQLAlchemy's postgresql
-    package imports its asyncpg, psycopg and pg8000 modules, ~50 ms of every SQLite command's
-    start-up."""
+    package imports its driver modules, which cost every SQLite command ~0.28 s of CPU at start-up
+    (importing the sync path: 0.74 -> 0.46 s)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
         return postgresql.insert
