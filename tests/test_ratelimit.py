@@ -45,6 +45,42 @@ def test_given_headers_say_others_used_the_window_when_observe_then_their_share_
     assert clock.now - before >= 9.0
 
 
+def test_given_our_slot_freed_between_a_request_and_its_answer_when_observe_then_nothing_is_booked_for_others():
+    clock = FakeClock(100.0)
+    window = SlidingWindow(3, 10.0, clock=clock, sleep=clock.sleep)
+    window.acquire()
+    window.release()  # answered at 100.0: its slot frees at 110.0
+    clock.advance(1.0)
+    window.acquire()
+    window.release()
+    clock.advance(8.9)
+    sent = window.acquire()  # 109.9: HubSpot counts all three when it arrives
+    clock.advance(0.3)
+    window.release()  # 110.2: the first slot freed meanwhile
+    window.observe(limit=3, remaining=0, interval_s=10.0, sent=sent)
+    before = clock.now
+    window.acquire()  # the first slot is free: nobody else used the window
+    assert clock.now == before
+
+
+def test_given_others_used_the_window_while_a_request_was_out_when_observe_then_their_share_is_still_booked():
+    clock = FakeClock(100.0)
+    window = SlidingWindow(4, 10.0, clock=clock, sleep=clock.sleep)
+    window.acquire()
+    window.release()
+    clock.advance(9.9)
+    sent = window.acquire()
+    clock.advance(0.3)  # our first slot frees; HubSpot counted it, ours now, and two of someone else's
+    window.release()
+    window.observe(limit=4, remaining=0, interval_s=10.0, sent=sent)
+    before = clock.now
+    window.acquire()  # ours and the two booked for others leave one slot
+    assert clock.now == before
+    window.release()
+    window.acquire()  # now the window is full until they free
+    assert clock.now - before >= 9.0
+
+
 def test_given_header_max_when_observe_then_limit_and_interval_are_learned():
     window = SlidingWindow(100, 10.0)
     window.observe(limit=190, remaining=None, interval_s=10.0)
