@@ -618,7 +618,7 @@ class Gateway:
             raise DailyLimitError("HubSpot's daily API limit for this account is used up; waiting for it to reset "
                                   f"(not sent: {request})", policy="DAILY", status=429)
         window = self.search_window if kind == "search" else self.window
-        window.acquire(background=kind == "list", cancelled=cancelled)
+        sent = window.acquire(background=kind == "list", cancelled=cancelled)
         self.counters.count(kind)
         # Timed from here: the limiter's wait above is ours, not HubSpot's.
         flight = _Flight(request, attempt, self._watchdog_s or 0.0, self._timeout[1])
@@ -651,7 +651,7 @@ class Gateway:
                 _WATCHDOG.finish(flight)
             self._log_attempt(flight, outcome)
         if kind != "search":
-            self._learn(headers)
+            self._learn(headers, sent)
         try:
             return json.loads(body) if body else {}
         except ValueError:
@@ -668,12 +668,13 @@ class Gateway:
             log.debug("HubSpot %s -> %s in %.1f ms (attempt %d)", flight.request, outcome,
                       (time.monotonic() - flight.started) * 1000, flight.attempt)
 
-    def _learn(self, headers: Any) -> None:
+    def _learn(self, headers: Any, sent: int | None = None) -> None:
+        """The window's limits from an answer's headers; `sent`: the request's mark in the window."""
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
         remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
         interval = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
         if limit:
-            self.window.observe(limit, remaining, interval / 1000 if interval else None)
+            self.window.observe(limit, remaining, interval / 1000 if interval else None, sent)
         daily = _int_header(headers, "X-HubSpot-RateLimit-Daily-Remaining")
         if daily is not None:
             self.daily_remaining = daily
