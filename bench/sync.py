@@ -181,8 +181,8 @@ def without_activity(config: str) -> str:
 
 def scoring_properties(config: str) -> list[str]:
     """The properties a sync reads (the rules'), so the peer reads the same pages."""
+    from connector.core.reads import scoring_inputs
     from connector.core.rules_file import load_rules
-    from connector.writeback import scoring_inputs
 
     return sorted(set(scoring_inputs(load_rules(config))))
 

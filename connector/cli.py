@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import threading
 
 from connector.core import properties as hp
 from connector.errors import ConfigError, ConnectorError
@@ -154,22 +155,30 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from connector.context import build_context, check_portal, preflight
+
+    ctx = build_context()
+    # The portal check costs a call. An incremental sync makes it just before its first planned
+    # write (or a dry run's first planned change), so one with nothing to do stays at two calls.
+    # A full pass makes it now, with the token check, and asks for its first list page before
+    # the store's modules load (connector.list_path.FirstListPage says why).
+    preflight(ctx, portal=args.full)
+    from connector.handoff.channels import alert_channels
+
+    channels = alert_channels(ctx.settings, ctx.rules)
+    first_list_page = _first_list_page(ctx, args, channels) if args.full else None
+
     from connector.handoff.assign import assigner_for
-    from connector.handoff.sender import alert_channels, sender_for
+    from connector.handoff.sender import sender_for
     from connector.progress import ProgressBar
     from connector.store import lock_holder
     from connector.sync import SyncJob
 
-    ctx = build_context()
-    # The portal check costs a call: it runs just before the first planned write (or a dry run's
-    # first planned change), so a sync with nothing to do stays at two calls.
-    preflight(ctx, portal=False)
     ctx.store.upgrade()  # local and idempotent; a dry run reads the store too
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     job = SyncJob(ctx.gateway, ctx.store, ctx.rules, overlap_s=ctx.settings.search_overlap_minutes * 60,
                   dry_run=args.dry_run, limit=args.limit, progress=bar.update if bar else None,
-                  before_first_write=lambda: check_portal(ctx), shadow=ctx.shadow,
-                  alert_channels=alert_channels(ctx.settings, ctx.rules), assigner=assigner_for(ctx))
+                  before_first_write=None if args.full else lambda: check_portal(ctx), shadow=ctx.shadow,
+                  alert_channels=channels, assigner=assigner_for(ctx), first_list_page=first_list_page)
     try:
         if args.dry_run:
             summary = job.run(full=args.full)
@@ -192,6 +201,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print_planned(summary)
         print(summary.line())
     return 1 if summary.failed else 0
+
+
+def _first_list_page(ctx, args: argparse.Namespace, channels: tuple[str, ...]):
+    """A full pass's first list page, asked for now with the properties SyncJob's WritePath will
+    read (a dry run: names too, no shadow, no owners); None where the pass's list pages get no
+    share of the window at its start (connector.list_path.list_share). Should the two property
+    lists ever differ, the pass reads its own first page: one call more, nothing else."""
+    import time
+
+    from connector.core.reads import contact_reads
+    from connector.list_path import FirstListPage, list_share
+
+    window, search = ctx.gateway.window, ctx.gateway.search_window
+    if list_share(window.limit, window.interval_s, search.limit, 0.0 if args.dry_run else 1.0) <= 0:
+        return None
+    writing = not args.dry_run
+    alerting = writing and bool((channels if ctx.rules.alerts is not None else ()) or ctx.rules.assignment)
+    properties = contact_reads(ctx.rules, names=args.dry_run, owners=alerting,
+                               shadow=ctx.shadow.rules if writing and ctx.shadow is not None else None)
+    return FirstListPage(ctx.gateway, properties, lambda: int(time.time() * 1000))
 
 
 def print_planned(summary) -> None:
@@ -399,5 +428,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `connector` command (pyproject's script, `python -m connector`): main(), then an exit
+    that skips tearing the interpreter down. Freeing the modules a command loads (SQLAlchemy, the
+    SDK, ours) took 75-120 ms at the end of every command here, work nobody waits for: by now
+    each command has committed its store writes and joined its threads; output and logs are
+    flushed below. While a thread that is not a daemon still runs, the exit is the usual one,
+    which waits for it."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away (`connector ... | head`): as Python says at exit
+        code = code or 120
+    logging.shutdown()
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if any(t.is_alive() for t in others):
+        raise SystemExit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -1,9 +1,11 @@
-"""The wiring: settings -> rules, store and gateway, validated in that order, for the commands."""
+"""The wiring: settings -> rules and gateway, then the store, validated in that order, for the commands."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connector.commands.setup import check_rules, check_scopes, inspect_portal
 from connector.core.rules import RuleSet
@@ -11,30 +13,50 @@ from connector.core.rules_file import load_rules
 from connector.errors import NotSetUpError
 from connector.gateway import Gateway
 from connector.settings import Settings
-from connector.shadow import ShadowScorer
-from connector.store import Store
+
+if TYPE_CHECKING:
+    from connector.shadow import ShadowScorer
+    from connector.store import Store
 
 log = logging.getLogger("connector")
 
 
 @dataclass
 class Context:
-    """What a command works with: one of each, built once."""
+    """What a command works with: one of each, built once.
+
+    The store (`Context(settings, rules, store_or_None, gateway)`) is opened on first use when
+    given as None: its modules load SQLAlchemy (~0.15 s), and a sync's first calls to HubSpot
+    (the token check, a full pass's portal check) go out before it rather than after."""
 
     settings: Settings
     rules: RuleSet
-    store: Store
+    opened_store: Store | None
     gateway: Gateway
     shadow: ShadowScorer | None = None  # SHADOW_SCORING_CONFIG, validated like the live config
+    _opening: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def store(self) -> Store:
+        with self._opening:  # the web app's and the consumer's threads may both ask first
+            if self.opened_store is None:
+                from connector.store import Store
+
+                self.opened_store = Store.from_settings(self.settings)
+            return self.opened_store
 
 
 def build_context(*, require_token: bool = True, settings: Settings | None = None) -> Context:
-    """Settings and the scoring config are validated first: a bad one stops us before any call."""
+    """Settings and the scoring configs are validated first: a bad one stops us before any call.
+    The store opens when first used (Context.store)."""
     settings = settings or Settings.from_env(require=("hubspot_access_token",) if require_token else ())
     rules = load_rules(settings.scoring_config)
-    shadow = ShadowScorer.load(settings.shadow_scoring_config) if settings.shadow_scoring_config else None
-    store = Store.from_settings(settings)
-    return Context(settings, rules, store, Gateway.from_settings(settings), shadow)
+    shadow = None
+    if settings.shadow_scoring_config:
+        from connector.shadow import ShadowScorer  # it records sightings in the store: loads SQLAlchemy
+
+        shadow = ShadowScorer.load(settings.shadow_scoring_config)
+    return Context(settings, rules, None, Gateway.from_settings(settings), shadow)
 
 
 def preflight(ctx: Context, *, require_setup: bool = True, portal: bool = True) -> None:

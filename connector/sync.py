@@ -38,6 +38,7 @@ from connector.core.values import parse_instant
 from connector.errors import HubSpotError, ValidationError
 from connector.gateway import BATCH_SIZE, Counters, Gateway
 from connector.handoff.assign import Assigner
+from connector.list_path import FirstListPage, list_share
 from connector.ratelimit import Cancelled, SlidingWindow
 from connector.shadow import ShadowScorer
 from connector.store import PlannedWrite, Run, Store
@@ -57,27 +58,6 @@ QUEUED_PAGES = 8  # pages read ahead of planning, both paths together (bounded m
 # Without the delay 2 and 4 alike (13.9 / 13.6 s): the window, not the writers, is the limit there.
 WRITERS = 4
 ENRICH_GROUP = 1000  # contacts whose activity is read together (an association read's largest batch)
-SEARCH_PAGE = 200  # contacts a search page brings (connector.gateway.SEARCH_PAGE_SIZE)
-LIST_PAGE = 100  # ... and a list page, and a batch update takes (LIST_PAGE_SIZE, BATCH_SIZE)
-
-
-def list_share(window_max: int, interval_s: float, search_per_s: int, write_fraction: float) -> int:
-    """How many of the window's `window_max` requests per `interval_s` a full pass gives list pages.
-
-    Every contact read is written with probability `write_fraction` (f), 100 to a batch update in
-    the same window. Search reads search_per_s x 200 contacts a second outside it, whose writes take
-    f x that / 100 window requests a second; each list page takes one more request and brings 100
-    contacts, so f more writes. What is left after search's writes, shared by list pages and their
-    own writes: (max - f x search contacts per interval / 100) / (1 + f). At professional limits
-    (190 per 10 s, 5 searches/s) with every contact written: (190 - 100) / 2 = 45 list pages per
-    10 s, which is the rate of the 13.8 s bound for 20,000 contacts; read-only (f = 0): all 190; at
-    starter limits (100) with every contact written: 0, since the writes of search's reads alone
-    fill the window.
-    """
-    writes_for_search = write_fraction * search_per_s * SEARCH_PAGE * interval_s / LIST_PAGE
-    return max(0, int((window_max - writes_for_search) / (1 + write_fraction)))
-
-
 @dataclass
 class RunSummary(RunCounts):
     """A finished sync: its counters (this run's writes plus a dead run's it finished), the
@@ -135,10 +115,12 @@ class SyncJob:
                  clock: Callable[[], float] = time.time, keep_planned: int = 0,
                  before_first_write: Callable[[], None] | None = None,
                  shadow: ShadowScorer | None = None, alert_channels: Sequence[str] = (),
-                 assigner: Assigner | None = None):
+                 assigner: Assigner | None = None, first_list_page: FirstListPage | None = None):
         """`before_first_write`: run once, before the first page with a planned write is committed
         (the portal check: a run with nothing to write makes no call for it). `shadow`: score
-        with a candidate config too (not in a dry run: a dry run keeps nothing)."""
+        with a candidate config too (not in a dry run: a dry run keeps nothing).
+        `first_list_page`: a full pass's first list page, asked for before the store opened
+        (connector.list_path); used if the pass starts its list path at the lowest id."""
         self.gateway = gateway
         self.store = store
         self.overlap_ms = int(overlap_s * 1000)
@@ -148,6 +130,7 @@ class SyncJob:
         self.progress = progress
         self.clock = clock
         self.before_first_write = before_first_write
+        self.first_list_page = first_list_page
         self._reads: Counter[str] = Counter()
         self.path = WritePath(gateway, store, rules, clock=clock,
                               keep_planned=PLANNED_IN_JSON if dry_run else keep_planned,
@@ -156,8 +139,18 @@ class SyncJob:
                               assigner=None if dry_run else assigner, keep_verdicts=not dry_run)
 
     def run(self, *, full: bool = False) -> RunSummary:
+        try:
+            return self._run(full)
+        finally:
+            if self.first_list_page is not None:
+                self.first_list_page.discard()  # its read has ended, used or not
+
+    def _run(self, full: bool) -> RunSummary:
         started = self.clock()
         counters_before = self.gateway.counters.snapshot()
+        if self.first_list_page is not None:  # the pass began with it
+            started = min(started, self.first_list_page.asked_at_ms / 1000)
+            counters_before = self.first_list_page.counters_before
         tally = RunCounts()
         kind = "full" if full else "incremental"
         # One sync runs at a time (the job lock), so every sync write still planned is a dead
@@ -338,7 +331,7 @@ class SyncJob:
             resumed = _Checkpoint.decode(run.checkpoint_id)
             if resumed is not None:
                 return _BothBudgets(self.gateway, self.path.properties, resumed, self._now_ms, on_total,
-                                    lambda: self._write_fraction(tally)).pages()
+                                    lambda: self._write_fraction(tally), self.first_list_page).pages()
         return self._search_pages(run, on_total)
 
     def _search_pages(self, run: Run, on_total: Callable[[int], None]) -> Generator[_Page, None, None]:
@@ -499,9 +492,11 @@ class _BothBudgets:
 
     def __init__(self, gateway: Gateway, properties: Sequence[str], resumed: _Checkpoint,
                  now_ms: Callable[[], int], on_total: Callable[[int], None],
-                 write_fraction: Callable[[], float]):
-        """`write_fraction`: the share of contacts read that are being written (0 in a dry run)."""
+                 write_fraction: Callable[[], float], first_list_page: FirstListPage | None = None):
+        """`write_fraction`: the share of contacts read that are being written (0 in a dry run).
+        `first_list_page`: the list path's first page if it was asked for early (connector.list_path)."""
         self.gateway = gateway
+        self.first_list_page = first_list_page
         self.write_fraction = write_fraction
         # The list pages' own share of the window (list_share), on the window's clock and interval.
         self.share = SlidingWindow(gateway.window.limit, gateway.window.interval_s)
@@ -576,8 +571,11 @@ class _BothBudgets:
         # A resumed list path's first page is read whatever its share: until it is, the search
         # reader does not know where the list stands (_Frontier) and waits.
         resumed = self.committed.list_after
+        early = None
+        if resumed is None and self.first_list_page is not None:
+            early = self.first_list_page.take(self.properties)
         try:
-            read_at, page, after = self._list_page(resumed, within_share=resumed is None)
+            read_at, page, after = early or self._list_page(resumed, within_share=resumed is None)
         except ValidationError:
             if resumed is None:
                 raise

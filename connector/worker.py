@@ -21,7 +21,8 @@ from apscheduler.triggers.cron import CronTrigger
 from connector.consumer import WebhookConsumer
 from connector.errors import ConnectorError, DailyLimitError
 from connector.handoff.assign import assigner_for
-from connector.handoff.sender import alert_channels, sender_for
+from connector.handoff.channels import alert_channels
+from connector.handoff.sender import sender_for
 from connector.handoff.sla import escalate
 from connector.store import lock_holder
 from connector.sync import SyncJob

@@ -22,8 +22,9 @@ from connector.core.alerts import hand_raise_action, qualified_lead_actions
 from connector.core.evaluate import evaluate, reasons_text
 from connector.core.handoff import Handoff, mql_moment, verdict
 from connector.core.model import Contact, Evaluation, History, Score
+from connector.core.reads import OWNER, contact_reads
 from connector.core.rules import RuleSet
-from connector.core.sla import TOUCH_PROPERTIES, touched_at
+from connector.core.sla import touched_at
 from connector.core.values import format_instant, parse_instant, same_instant, same_number
 from connector.engagement.enrich import Enricher
 from connector.errors import ValidationError
@@ -46,10 +47,6 @@ class PlannedChange:
     why: str
     name: str = ""  # "First Last <email>" as far as HubSpot has them
 
-
-# Read besides the scoring inputs when changes are kept for people to read (dry run, demo).
-NAME_PROPERTIES = ("email", "firstname", "lastname")
-OWNER = "hubspot_owner_id"  # an alert's task goes to the contact's owner
 
 
 @dataclass
@@ -118,10 +115,8 @@ class WritePath:
         self.alert_channels = tuple(alert_channels) if rules.alerts is not None else ()
         # Activity rules' counts (connector/engagement/); a dry run reads them but keeps no cache.
         self.engagement = Enricher(gateway, store, rules, keep=keep_verdicts)
-        self.properties = sorted(set(scoring_inputs(rules)) | (set(NAME_PROPERTIES) if keep_planned else set())
-                                 | (set(shadow.rules.contact_properties) if shadow else set())
-                                 | ({OWNER} if self.alert_channels or assigner else set())
-                                 | ({*TOUCH_PROPERTIES, "createdate"} if rules.sla is not None else set()))
+        self.properties = contact_reads(rules, names=bool(keep_planned), shadow=shadow.rules if shadow else None,
+                                        owners=bool(self.alert_channels or assigner))
 
     @property
     def reads_activity(self) -> bool:
@@ -385,13 +380,6 @@ def display_name(props: Mapping[str, str | None]) -> str:
     name = " ".join(p for p in ((props.get("firstname") or "").strip(), (props.get("lastname") or "").strip()) if p)
     email = (props.get("email") or "").strip()
     return f"{name} <{email}>" if name and email else name or email
-
-
-def scoring_inputs(rules: RuleSet) -> list[str]:
-    """Every property one evaluation reads, so one read brings them all: the rules' properties,
-    the connector's own, status, stage and lastmodifieddate."""
-    return sorted(set(rules.contact_properties) | set(hp.CONNECTOR_PROPERTY_NAMES)
-                  | {hp.LEAD_STATUS, hp.LIFECYCLE_STAGE, "lastmodifieddate"})
 
 
 def score_dict(result: Evaluation) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connector.cli import main
 from connector.core import properties as hp
 from connector.sandbox import Sandbox, SandboxConfig
@@ -129,3 +131,19 @@ def test_given_an_assignment_section_and_no_owners_read_scope_when_sync_then_exi
         assert writes(sb) == 0 and sandbox_stats(sb)["requests"].get("GET /crm/v3/owners", 0) == 0
         env.setenv("SCORING_CONFIG", str(DEFAULT_CONFIG))  # without the section the same token is enough
         assert run("setup") == 0
+
+
+@pytest.mark.parametrize("mode", [("--dry-run",), ()])
+def test_given_a_full_sync_from_the_cli_then_its_first_list_page_is_the_one_asked_for_before_the_store_opened(
+        env, sandbox, monkeypatch, mode):
+    from connector.list_path import FirstListPage
+
+    env.setenv("HUBSPOT_REQUESTS_PER_10S", "1000")
+    env.setenv("HUBSPOT_SEARCH_PER_SECOND", "5")  # list pages get a share of the window, writing or not
+    taken = []
+    take = FirstListPage.take
+    monkeypatch.setattr(FirstListPage, "take", lambda self, properties: taken.append(take(self, properties))
+                        or taken[-1])
+    assert run("setup") == 0
+    assert run("sync", "--full", "--json", *mode) == 0
+    assert len(taken) == 1 and taken[0] is not None  # asked with the properties the pass reads

@@ -13,13 +13,14 @@ from connector.context import Context
 from connector.core import properties as hp
 from connector.core.rules_file import load_rules
 from connector.gateway import Gateway
+from connector.list_path import FirstListPage
 from connector.sandbox import Sandbox, SandboxConfig
 from connector.settings import Settings
 from connector.store import Store
 from connector.sync import SyncJob, _Checkpoint, _Frontier, list_share
 from tests.support.paths import SCORING
 from tests.support.rules import without_activity
-from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, writes
+from tests.support.sandbox import DiesAfterWrites, calls, portal_state, reset, sales_update, sandbox_stats, writes
 
 
 def _setup(ctx):
@@ -243,6 +244,53 @@ def test_given_a_full_pass_killed_mid_way_when_rerun_then_it_resumes_from_both_e
         assert resumed.run_id == killed.id
         assert resumed.pulled == 1000 - 400  # list pages 1 and 2 and search page 1 are not read again
         assert store.count_rows("outbox") == 0
+        assert all(v[hp.SCORE] is not None for v in portal_state(sb).values())
+
+
+class _CountsListStarts(Gateway):
+    """Counts the list pages asked for from the lowest id (no `after` token)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.list_starts = 0
+
+    def list_contacts(self, **kw):
+        if kw.get("after") is None:
+            self.list_starts += 1
+        return super().list_contacts(**kw)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.mark.parametrize("same_properties", [True, False])
+def test_given_a_list_page_asked_for_early_when_a_fresh_full_pass_runs_then_it_is_used_if_it_read_the_same_properties(
+        ctx, sandbox, settings, same_properties):
+    _setup(ctx)
+    gateway = _CountsListStarts("pat-sandbox", settings.hubspot_api_base, **BOTH_PATHS)
+    reads = SyncJob(gateway, ctx.store, ctx.rules, dry_run=True).path.properties
+    asked = reads if same_properties else [*reads, "jobtitle_of_another_config"]
+    reset(sandbox)
+    early = FirstListPage(gateway, asked, _now_ms)
+    summary = SyncJob(gateway, ctx.store, ctx.rules, dry_run=True, first_list_page=early).run(full=True)
+    assert summary.pulled == summary.reads["list"] + summary.reads["search"] == 400  # all, none twice
+    assert gateway.list_starts == (1 if same_properties else 2)  # other properties: read again
+    listed = sandbox_stats(sandbox)["requests"]["GET /crm/v3/objects/contacts"]
+    assert summary.calls["list"] == listed  # the early page is one of the pass's calls
+
+
+def test_given_a_killed_pass_kept_its_list_token_when_resumed_with_a_page_asked_for_early_then_that_page_is_not_used(
+        store):
+    with _set_up_portal(store, contacts=1000) as (sb, ctx):
+        ctx.rules = without_activity(ctx.rules)
+        with pytest.raises(SystemExit):
+            SyncJob(_DiesOnThirdListPage("pat-sandbox", sb.base_url, **BOTH_PATHS), store, ctx.rules).run(full=True)
+        gateway = _CountsListStarts("pat-sandbox", sb.base_url, **BOTH_PATHS)
+        early = FirstListPage(gateway, SyncJob(gateway, store, ctx.rules).path.properties, _now_ms)
+        resumed = SyncJob(gateway, store, ctx.rules, first_list_page=early).run(full=True)
+        assert resumed.pulled == 1000 - 400  # the rest only: the lowest ids are not read into it again
+        assert gateway.list_starts == 1  # the early page, read for nothing
         assert all(v[hp.SCORE] is not None for v in portal_state(sb).values())
 
 

@@ -7,18 +7,19 @@ from datetime import UTC, datetime
 from connector.core import properties as hp
 from connector.core.evaluate import evaluate
 from connector.core.model import Contact
+from connector.core.reads import NAME_PROPERTIES, scoring_inputs
 from connector.core.rules import RuleSet
 from connector.core.values import format_instant
 from connector.engagement.enrich import Enricher
 from connector.errors import HubSpotError, NotFoundError
 from connector.gateway import Gateway
 from connector.store import Store
-from connector.writeback import known_history, scoring_inputs
+from connector.writeback import known_history
 
 
 def explain_contact(gateway: Gateway, store: Store, rules: RuleSet, id_or_email: str,
                     now: datetime | None = None) -> dict:
-    properties = sorted(set(scoring_inputs(rules)) | {"email", "firstname", "lastname"})
+    properties = sorted(set(scoring_inputs(rules)) | set(NAME_PROPERTIES))
     try:
         raw = gateway.get_contact(id_or_email, properties)
     except NotFoundError as exc:

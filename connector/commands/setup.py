@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connector.core import properties as hp
 from connector.core.portal_check import check_rules_against_portal
@@ -17,7 +18,9 @@ from connector.core.rules import RuleSet
 from connector.core.rules_file import REPORT_STAGES
 from connector.errors import ConfigError, ScopeError, ValidationError
 from connector.gateway import Gateway
-from connector.store import Store
+
+if TYPE_CHECKING:  # the store's modules load SQLAlchemy: the checks here run before it is needed
+    from connector.store import Store
 
 # Scope -> why the connector needs it (developers.hubspot.com/docs/apps/legacy-apps/authentication/scopes).
 REQUIRED_SCOPES: dict[str, str] = {

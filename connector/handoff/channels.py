@@ -14,6 +14,15 @@ import urllib.request
 from urllib.parse import urlsplit
 
 
+def alert_channels(settings, rules) -> tuple[str, ...]:
+    """Where this config's alerts (and SLA escalations) go: a HubSpot task always, chat where a
+    webhook URL is set."""
+    if rules.alerts is None and rules.sla is None:
+        return ()
+    return ("task", *(("slack",) if settings.slack_webhook_url else ()),
+            *(("teams",) if settings.teams_webhook_url else ()))
+
+
 class ChannelError(Exception):
     """The channel did not take the message; `retry` says whether trying again may help."""
 

@@ -166,15 +166,6 @@ class AlertSender:
         return int(self.clock() * 1000)
 
 
-def alert_channels(settings, rules) -> tuple[str, ...]:
-    """Where this config's alerts (and SLA escalations) go: a HubSpot task always, chat where a
-    webhook URL is set."""
-    if rules.alerts is None and rules.sla is None:
-        return ()
-    return ("task", *(("slack",) if settings.slack_webhook_url else ()),
-            *(("teams",) if settings.teams_webhook_url else ()))
-
-
 def sender_for(ctx) -> AlertSender:
     s = ctx.settings
     hooks = {k: v for k, v in (("slack", s.slack_webhook_url), ("teams", s.teams_webhook_url)) if v}
