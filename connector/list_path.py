@@ -42,8 +42,9 @@ class FirstListPage:
     were taken. The token check and the portal check take the first two; the third was the first
     list page, sent only once the store was open and had said whether a killed pass left a
     checkpoint. A fresh pass starts its list path at the lowest id whatever the store says, so the
-    page is asked for beside the store's start-up: 20,000 contacts at starter limits, the
-    read-only pass ended ~0.2 s sooner (docs/benchmarks.md). A pass that resumes from a
+    page is asked for beside the store's start-up, and the three slots free 10 s after the first
+    ~0.2 s of the process rather than 10 s after the store opened (starter limits, 20,000
+    contacts: docs/benchmarks.md, "the window's first slots"). A pass that resumes from a
     checkpoint, or reads other properties, does not use it: one window call read for nothing.
     """
 
