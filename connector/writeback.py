@@ -48,7 +48,6 @@ class PlannedChange:
     name: str = ""  # "First Last <email>" as far as HubSpot has them
 
 
-
 @dataclass
 class RunCounts:
     """What a run did; updated from the reading thread and the writer threads. The one declaration
