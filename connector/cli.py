@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from connector.core import properties as hp
 from connector.errors import ConfigError, ConnectorError
@@ -208,8 +209,6 @@ def _first_list_page(ctx, args: argparse.Namespace, channels: tuple[str, ...]):
     read (a dry run: names too, no shadow, no owners); None where the pass's list pages get no
     share of the window at its start (connector.list_path.list_share). Should the two property
     lists ever differ, the pass reads its own first page: one call more, nothing else."""
-    import time
-
     from connector.core.reads import contact_reads
     from connector.list_path import FirstListPage, list_share
 
@@ -442,8 +441,7 @@ def run() -> None:
     except OSError:  # the reader went away (`connector ... | head`): as Python says at exit
         code = code or 120
     logging.shutdown()
-    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if any(t.is_alive() for t in others):
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         raise SystemExit(code)
     os._exit(code)
 

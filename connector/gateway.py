@@ -668,7 +668,7 @@ class Gateway:
             log.debug("HubSpot %s -> %s in %.1f ms (attempt %d)", flight.request, outcome,
                       (time.monotonic() - flight.started) * 1000, flight.attempt)
 
-    def _learn(self, headers: Any, sent: int | None = None) -> None:
+    def _learn(self, headers: Any, sent: int) -> None:
         """The window's limits from an answer's headers; `sent`: the request's mark in the window."""
         limit = _int_header(headers, "X-HubSpot-RateLimit-Max")
         remaining = _int_header(headers, "X-HubSpot-RateLimit-Remaining")
